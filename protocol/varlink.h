@@ -1,0 +1,81 @@
+#pragma once
+/* SPDX-License-Identifier: MIT */
+/*
+ * Varlink framing (varlink.org): each message is one JSON object followed by a NUL byte on a
+ * stream socket. Shared by the daemon's API server, gunyah-rm-sim's control socket and
+ * libgunyahctl. Uses json-c; knows nothing of sd-event or of any interface.
+ *
+ * VarlinkBuffer gathers bytes from a non-blocking fd and yields whole messages; a message
+ * that grows past max_message without a NUL is an error (-EMSGSIZE), never an allocation.
+ * Parsing enforces a nesting-depth limit and rejects anything that is not exactly one JSON
+ * object per message. Errors are negative errno values, listed per function.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct json_object;
+
+#define VARLINK_DEFAULT_MAX_MESSAGE (1024u * 1024u) /* 1 MiB */
+#define VARLINK_DEFAULT_MAX_DEPTH 64u
+
+typedef struct VarlinkBuffer {
+        char *data;
+        size_t len;       /* bytes held */
+        size_t start;     /* first byte not yet handed out */
+        size_t cap;
+        size_t max_message;
+} VarlinkBuffer;
+
+void varlink_buffer_init(VarlinkBuffer *b, size_t max_message);
+void varlink_buffer_free(VarlinkBuffer *b);
+/* Read what is available from fd (non-blocking). Returns bytes read (> 0), 0 on EOF,
+ * -EAGAIN when nothing is ready, -EMSGSIZE when the pending message exceeds max_message,
+ * -errno on read errors. */
+ssize_t varlink_buffer_read(VarlinkBuffer *b, int fd);
+/* Append bytes that arrived some other way (recvmsg with fds, tests, fuzzers).
+ * Returns 0 or -EMSGSIZE. */
+int varlink_buffer_append(VarlinkBuffer *b, const void *data, size_t len);
+/* Next complete message: returns 1 and sets *ret_msg (NUL-terminated, valid until the next
+ * call on b) and *ret_len (without the NUL); 0 if none is complete yet; -EMSGSIZE as above. */
+int varlink_buffer_next(VarlinkBuffer *b, const char **ret_msg, size_t *ret_len);
+
+/* A parsed call. Owns root; method and parameters point into it. parameters is never NULL:
+ * a missing, null or {} "parameters" all become an empty object. */
+typedef struct VarlinkCall {
+        struct json_object *root;
+        const char *method;             /* "iface.Method" */
+        const char *interface_end;      /* points at the '.' before the method name */
+        struct json_object *parameters;
+        bool oneway;
+        bool more;
+        bool upgrade;
+} VarlinkCall;
+
+/*
+ * Parse one message as a call. Returns 0, or
+ *   -EBADMSG  not valid JSON (strict: no trailing bytes, no comments, valid UTF-8), or a
+ *             NUL inside the message,
+ *   -ELOOP    nesting deeper than max_depth,
+ *   -EPROTO   valid JSON but not a call: not an object, "method" missing or not a string of
+ *             the form iface.Method, "parameters" not an object/null, a flag not a boolean.
+ */
+int varlink_call_parse(const char *msg, size_t len, unsigned max_depth, VarlinkCall *ret);
+void varlink_call_done(VarlinkCall *c);
+
+/* A parsed reply (client side). error is NULL on success. Same errors as above. */
+typedef struct VarlinkReply {
+        struct json_object *root;
+        const char *error;
+        struct json_object *parameters; /* never NULL */
+        bool continues;
+} VarlinkReply;
+int varlink_reply_parse(const char *msg, size_t len, unsigned max_depth, VarlinkReply *ret);
+void varlink_reply_done(VarlinkReply *r);
+
+/* Serialize, NUL terminator included in *ret_len. The returned buffer is malloc'd.
+ * parameters may be NULL (sent as {}). Return NULL on allocation failure. */
+char *varlink_format_reply(struct json_object *parameters, const char *error, bool continues,
+                           size_t *ret_len);
+char *varlink_format_call(const char *method, struct json_object *parameters, bool oneway,
+                          bool more, size_t *ret_len);
