@@ -92,7 +92,8 @@ int rm_decode_vm_get_hyp_resources_reply(const uint8_t *p, size_t len, RmHypReso
 
 /* VM_GET_CRASH_MSG reply data: u16 len, u16 0, message zero-padded to 4; exactly
  * 4 + ALIGN4(len). The decoder copies at most RM_MAX_CRASH_MSG bytes and NUL-terminates
- * (ret must hold RM_MAX_CRASH_MSG + 1); a longer len is -E2BIG. */
+ * (ret must hold RM_MAX_CRASH_MSG + 1); a longer len is -E2BIG. The encoder likewise
+ * refuses len > RM_MAX_CRASH_MSG with -E2BIG (the RM truncates stored messages to 192). */
 ssize_t rm_encode_vm_get_crash_msg_reply(uint8_t *buf, size_t cap, const char *msg, size_t len);
 int rm_decode_vm_get_crash_msg_reply(const uint8_t *p, size_t len, char *ret, size_t *ret_len);
 
