@@ -14,6 +14,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/*
+ * List header helper shared by the list codecs (added): reads {u16 count, u16 ignored} at p
+ * and checks count <= RM_MAX_LIST_ENTRIES (-E2BIG) and that count * entry_size bytes follow
+ * within len (-EBADMSG; also when len < 4). Returns the bytes the whole list takes
+ * (4 + count * entry_size) and the count in *ret_count.
+ */
+ssize_t rm_decode_list_header(const uint8_t *p, size_t len, size_t entry_size, size_t *ret_count);
+
 typedef struct RmAclEntry {
         uint16_t vmid;
         uint8_t rights; /* RM_ACL_R | RM_ACL_W | RM_ACL_X */
