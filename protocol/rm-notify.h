@@ -25,7 +25,9 @@ int rm_decode_notify_vm_status(const uint8_t *p, size_t len, RmNotifyVmStatus *r
 /* NOTIFY_VM_EXITED: {u16 vmid, u16 exit_type, u32 reason_size, reason bytes}; length must be
  * exactly 8 + reason_size, reason_size a multiple of 4 and at most RM_EXIT_REASON_MAX
  * (-E2BIG). Word 0 of the reason is exit_flags (bits 15:0) | exit_code << 16; PSCI
- * SYSTEM_RESET2 adds reset_type, cookie low, cookie high. */
+ * SYSTEM_RESET2 adds reset_type, cookie low, cookie high. The encoder writes reason[] as
+ * given (exit_flags/exit_code are ignored) and refuses reason_size > 16 (-E2BIG) or not a
+ * multiple of 4 (-EINVAL). */
 #define RM_EXIT_REASON_MAX 16u
 typedef struct RmNotifyVmExited {
         uint16_t vmid;
