@@ -25,6 +25,7 @@ typedef struct VarlinkBuffer {
         size_t start;     /* first byte not yet handed out */
         size_t cap;
         size_t max_message;
+        size_t scanned;   /* [start, scanned) is known to hold no NUL (added by varlink.c) */
 } VarlinkBuffer;
 
 void varlink_buffer_init(VarlinkBuffer *b, size_t max_message);
@@ -39,6 +40,15 @@ int varlink_buffer_append(VarlinkBuffer *b, const void *data, size_t len);
 /* Next complete message: returns 1 and sets *ret_msg (NUL-terminated, valid until the next
  * call on b) and *ret_len (without the NUL); 0 if none is complete yet; -EMSGSIZE as above. */
 int varlink_buffer_next(VarlinkBuffer *b, const char **ret_msg, size_t *ret_len);
+/* Zero-copy receive (recvmsg with SCM_RIGHTS): reserve returns free space at the tail
+ * (*ret_avail > 0) or -EMSGSIZE when the pending message already fills max_message + 1
+ * bytes, -ENOMEM; commit records that n of those bytes were filled (n <= *ret_avail), then
+ * returns 0 or -EMSGSIZE as varlink_buffer_append. Messages handed out by next() become
+ * invalid on reserve. */
+int varlink_buffer_reserve(VarlinkBuffer *b, void **ret_ptr, size_t *ret_avail);
+int varlink_buffer_commit(VarlinkBuffer *b, size_t n);
+/* Bytes held but not yet handed out (a partial message, or whole ones not yet taken). */
+size_t varlink_buffer_pending(const VarlinkBuffer *b);
 
 /* A parsed call. Owns root; method and parameters point into it. parameters is never NULL:
  * a missing, null or {} "parameters" all become an empty object. */
@@ -79,3 +89,13 @@ char *varlink_format_reply(struct json_object *parameters, const char *error, bo
                            size_t *ret_len);
 char *varlink_format_call(const char *method, struct json_object *parameters, bool oneway,
                           bool more, size_t *ret_len);
+
+/* Name checks from the varlink.org grammar. An interface is a reverse-domain name
+ * ([A-Za-z] then [-A-Za-z0-9], at least two dot-separated parts, no empty part, no part
+ * starting or ending with '-'); a member (method, error, type) is [A-Z][A-Za-z0-9]*. */
+bool varlink_interface_name_valid(const char *s, size_t len);
+bool varlink_member_name_valid(const char *s, size_t len);
+/* "iface.Member" as used by "method" and "error": sets *ret_dot to the last '.'. */
+bool varlink_qualified_name_valid(const char *s, const char **ret_dot);
+/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+bool varlink_utf8_valid(const char *s, size_t len);
