@@ -1,0 +1,118 @@
+#pragma once
+/* SPDX-License-Identifier: MIT */
+/*
+ * Store: persisted state under the state directory, one JSON document per file.
+ *   <dir>/definitions/<name>.json   VM definition (VmConfig)
+ *   <dir>/runtime/<name>.json       runtime record (VMID, RM status, parcels, pool ranges)
+ *   <dir>/quarantine/               records that failed to load, moved aside
+ * Every write is atomic: a temp file in the same directory, fsync, rename over the record,
+ * fsync of the directory. A crash at any point leaves the old record or the new one, plus
+ * possibly a stale ".tmp-*" file that the next load removes.
+ *
+ * Loading validates every record fully (JSON shape, types, ranges, vm_config_validate(),
+ * file name == record name). A bad record is moved to quarantine/ and reported in the
+ * result, never fatal. Records are bounded: STORE_FILE_MAX bytes, STORE_PARCELS_MAX parcels,
+ * STORE_EXTENTS_MAX extents per list.
+ *
+ * Error contract: negative errno. Parsers return -EBADMSG with *ret_reason set to a static
+ * string naming the problem. This module does no logging.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pool.h"
+#include "vm-config.h"
+
+#define STORE_FORMAT_VERSION 1
+#define STORE_FILE_MAX (UINT64_C(64) << 20)
+#define STORE_PARCELS_MAX 64u
+#define STORE_EXTENTS_MAX (1u << 20) /* per list */
+
+typedef struct Store Store;
+
+typedef enum StoreBoot {
+        STORE_BOOT_V17,     /* VM_SET_BOOT_CONTEXT and friends accepted */
+        STORE_BOOT_OPEN_RM, /* kernel-entry-offset in the DT, DTB via VM_CONFIG_IMAGE */
+        _STORE_BOOT_MAX,
+        _STORE_BOOT_INVALID = -EINVAL,
+} StoreBoot;
+const char *store_boot_to_string(StoreBoot b); /* "v17", "open-rm", NULL if invalid */
+StoreBoot store_boot_from_string(const char *s);
+
+/* One memory parcel the VM holds: its RM handle, label, where it sits in guest RAM, and the
+ * host extents of its SGL in order. */
+typedef struct StoreParcel {
+        uint32_t handle;
+        uint32_t label;
+        uint64_t guest_offset; /* offset in guest RAM of the parcel's first byte */
+        bool accepted;         /* guest (or RM at VM_START) accepted it, as last seen */
+        PoolExtent *sgl;       /* owned */
+        size_t n_sgl;
+} StoreParcel;
+
+typedef struct StoreRuntime {
+        char *name;        /* owned; VM name (must equal the file name) */
+        uint16_t vmid;
+        uint8_t rm_status; /* RM vm_status last seen */
+        StoreBoot boot;
+        StoreParcel *parcels; /* owned, n_parcels <= STORE_PARCELS_MAX */
+        size_t n_parcels;
+        PoolExtent *ranges; /* owned: pool ranges the VM holds (lent or not) */
+        size_t n_ranges;
+} StoreRuntime;
+
+void store_runtime_done(StoreRuntime *r); /* frees members, NULL-safe, zeroes */
+
+typedef struct StoreQuarantined {
+        char *file;   /* owned: "definitions/<file>" or "runtime/<file>" as it was */
+        char *reason; /* owned */
+} StoreQuarantined;
+
+typedef struct StoreLoad {
+        VmConfig *definitions; /* owned array */
+        size_t n_definitions;
+        StoreRuntime *runtimes; /* owned array */
+        size_t n_runtimes;
+        StoreQuarantined *quarantined; /* owned array */
+        size_t n_quarantined;
+} StoreLoad;
+void store_load_done(StoreLoad *l);
+
+/* Open (creating dir, definitions/, runtime/, quarantine/ with mode 0700 if missing). */
+int store_open(Store **ret, const char *dir);
+Store *store_free(Store *s); /* NULL-safe, returns NULL */
+static inline void store_freep(Store **s)
+{
+        if (*s)
+                store_free(*s);
+}
+
+/* Atomically (re)write a record. The config / record is validated first (-EINVAL). */
+int store_save_definition(Store *s, const VmConfig *c);
+int store_save_runtime(Store *s, const StoreRuntime *r);
+/* Remove a record (and fsync the directory). -ENOENT if absent. */
+int store_delete_definition(Store *s, const char *name);
+int store_delete_runtime(Store *s, const char *name);
+/* Load every record; removes stale temp files; quarantines bad ones. Fails only on I/O
+ * errors of the directories themselves or -ENOMEM. */
+int store_load(Store *s, StoreLoad *ret);
+
+/* Pure (de)serializers, also the fuzz targets' entry points. to_json returns a malloc'd
+ * NUL-terminated string. from_json validates fully; on error *ret is left zeroed. */
+int store_definition_to_json(const VmConfig *c, char **ret);
+int store_definition_from_json(const char *buf, size_t len, VmConfig *ret,
+                               const char **ret_reason);
+int store_runtime_to_json(const StoreRuntime *r, char **ret);
+int store_runtime_from_json(const char *buf, size_t len, StoreRuntime *ret,
+                            const char **ret_reason);
+/* Full check of a runtime record (what from_json applies after parsing). */
+int store_runtime_validate(const StoreRuntime *r, const char **ret_reason);
+
+/* Atomic write of one file inside dirfd (temp, fsync, rename, fsync dir). */
+int store_write_atomic(int dirfd, const char *name, const void *data, size_t len);
+
+/* Test hook: when on, store_write_atomic() stops after writing and fsyncing the temp file,
+ * as if the process died before rename, and returns -EINTR. */
+void store_set_crash_before_rename_for_test(bool on);
