@@ -33,6 +33,10 @@
  *   -EBADMSG      RMProtocolError: the RM's reply could not be decoded
  *   -ESTALE       (Monitor) the cursor is older than the retained event window
  *   -EIO          the store could not write a record (err->message names the file)
+ *   -EBADF        the VM's kernel/initrd is VM_SOURCE_FD and no fd was given
+ *   -ENOENT/-EACCES/-EXDEV from opening kernel/initrd under the image dir: InvalidImage
+ *                 (err->message names the file) -- distinguishable from NoSuchVM only by
+ *                 the call (start never returns -ENOENT for the VM itself)
  * Every function fills *err (when non-NULL) on failure: err->message is always a sentence.
  */
 #include <stdbool.h>
@@ -62,6 +66,8 @@ typedef struct ManagerOptions {
         uint64_t pool_size;
         bool pool_device;
         const char *state_dir;      /* NULL = MANAGER_DEFAULT_STATE_DIR */
+        const char *image_dir;      /* kernel/initrd paths of VmConfig are relative to it
+                                     * (opened with RESOLVE_BENEATH); NULL = only fds */
         uint64_t rpc_timeout_usec;  /* 0 = default */
         uint64_t stop_timeout_usec; /* 0 = default: graceful stop waits this long, then FORCE */
         size_t event_log_capacity;  /* 0 = default */
@@ -140,12 +146,19 @@ Manager *manager_free(Manager *m);
 int manager_start(Manager *m, ManagerReadyFn ready, void *userdata);
 bool manager_is_ready(const Manager *m);
 
-/* Create a VM from a validated config (takes ownership of config on success only).
- * persistent: the definition is stored and survives daemon restarts; transient: removed
+/* Create a VM from a validated config. On success the manager takes over the contents of
+ * *config (it is left vm_config_init()ed); on failure the caller keeps them.
+ * persistent (copied into config->persistent): the definition is stored and survives daemon
+ * restarts; transient: removed
  * once it no longer holds RM resources after having run (or at destroy). Synchronous: no
  * RM call. Returns 0, -EEXIST, -EINVAL, -EIO (store), -ESHUTDOWN (not ready). */
 int manager_vm_create(Manager *m, VmConfig *config, bool persistent, const EventCause *cause,
                       Vm **ret, ManagerError *err);
+
+/* Kernel / initrd given as open fds (sources VM_SOURCE_FD): the manager dups them and uses
+ * them for the next starts (until replaced; -1 keeps the current one). Not persisted: after a
+ * daemon restart such a VM needs new fds before it can start again (-EBADF from start). */
+int manager_vm_set_sources(Manager *m, Vm *vm, int kernel_fd, int initrd_fd);
 
 /*
  * Asynchronous operations. Each returns 0 when the operation was accepted (done will be

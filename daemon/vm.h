@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rm-mem.h"
+#include "pool.h"
 
 typedef struct VmConfig VmConfig; /* daemon/vm-config.h */
 typedef struct Manager Manager;
@@ -64,8 +64,8 @@ typedef struct VmParcel {
         uint64_t size;
         bool accepted;      /* MEM_ACCEPTED seen (or consumed by VM_START) */
         bool complete;      /* every SGL chunk sent (MEM_APPEND END done) */
-        size_t n_host;      /* host pool ranges behind it (the SGL) */
-        RmSglEntry *host;
+        size_t n_host;      /* host pool ranges behind it (the SGL), in guest order */
+        PoolExtent *host;
 } VmParcel;
 
 typedef struct VmExit {
