@@ -34,9 +34,8 @@
  *   -ESTALE       (Monitor) the cursor is older than the retained event window
  *   -EIO          the store could not write a record (err->message names the file)
  *   -EBADF        the VM's kernel/initrd is VM_SOURCE_FD and no fd was given
- *   -ENOENT/-EACCES/-EXDEV from opening kernel/initrd under the image dir: InvalidImage
- *                 (err->message names the file) -- distinguishable from NoSuchVM only by
- *                 the call (start never returns -ENOENT for the VM itself)
+ *   (a kernel/initrd that cannot be opened under the image dir is -ENOEXEC too, with the
+ *    file and its errno in err->message)
  * Every function fills *err (when non-NULL) on failure: err->message is always a sentence.
  */
 #include <stdbool.h>
