@@ -148,9 +148,9 @@ bool manager_is_ready(const Manager *m);
 /* Create a VM from a validated config. On success the manager takes over the contents of
  * *config (it is left vm_config_init()ed); on failure the caller keeps them.
  * persistent (copied into config->persistent): the definition is stored and survives daemon
- * restarts; transient: removed
- * once it no longer holds RM resources after having run (or at destroy). Synchronous: no
- * RM call. Returns 0, -EEXIST, -EINVAL, -EIO (store), -ESHUTDOWN (not ready). */
+ * restarts. transient: the definition is on disk only while the VM holds RM resources (so
+ * recovery can adopt or clean it); a transient VM that is stopped when the daemon exits is
+ * forgotten. Synchronous: no RM call. Returns 0, -EEXIST, -EINVAL, -EIO (store), -ESHUTDOWN (not ready). */
 int manager_vm_create(Manager *m, VmConfig *config, bool persistent, const EventCause *cause,
                       Vm **ret, ManagerError *err);
 
