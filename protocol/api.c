@@ -23,7 +23,8 @@ typedef enum ApiErrorKind {
         API_ERR_CURSOR_EXPIRED,
         API_ERR_PERMISSION_DENIED,
         API_ERR_INVALID_PARAMETER,
-        API_ERR_METHOD_NOT_IMPLEMENTED,
+        API_ERR_UNSUPPORTED,
+        API_ERR_RM_PROTOCOL_ERROR,
         API_ERR_SYSTEM_ERROR,
 } ApiErrorKind;
 
@@ -44,13 +45,15 @@ static const struct {
         { ETIMEDOUT, API_ERR_TIMEOUT },
         { ETIME, API_ERR_TIMEOUT },
         { ENOEXEC, API_ERR_INVALID_IMAGE },
+        { EBADF, API_ERR_INVALID_IMAGE },
+        { EBADMSG, API_ERR_RM_PROTOCOL_ERROR },
         { ESTALE, API_ERR_CURSOR_EXPIRED },
         { EPERM, API_ERR_PERMISSION_DENIED },
         { EACCES, API_ERR_PERMISSION_DENIED },
         { EINVAL, API_ERR_INVALID_PARAMETER },
         { ERANGE, API_ERR_INVALID_PARAMETER },
         { E2BIG, API_ERR_INVALID_PARAMETER },
-        { EOPNOTSUPP, API_ERR_METHOD_NOT_IMPLEMENTED },
+        { EOPNOTSUPP, API_ERR_UNSUPPORTED },
 };
 
 static const char *const kind_names[] = {
@@ -65,7 +68,8 @@ static const char *const kind_names[] = {
         [API_ERR_CURSOR_EXPIRED] = API_ERROR_CURSOR_EXPIRED,
         [API_ERR_PERMISSION_DENIED] = API_ERROR_PERMISSION_DENIED,
         [API_ERR_INVALID_PARAMETER] = API_ERROR_INVALID_PARAMETER,
-        [API_ERR_METHOD_NOT_IMPLEMENTED] = API_ERROR_METHOD_NOT_IMPLEMENTED,
+        [API_ERR_UNSUPPORTED] = API_ERROR_UNSUPPORTED,
+        [API_ERR_RM_PROTOCOL_ERROR] = API_ERROR_RM_PROTOCOL_ERROR,
         [API_ERR_SYSTEM_ERROR] = API_ERROR_SYSTEM_ERROR,
 };
 
@@ -101,6 +105,8 @@ static void fill_parameters(ApiErrorKind kind, int error, const ApiErrorDetail *
                 add_string(p, "call", d->rm_call);
                 add_int(p, "code", d->rm_code);
                 add_nullable_string(p, "name", d->rm_error_name);
+                if (d->message)
+                        add_string(p, "message", d->message);
                 break;
         case API_ERR_OUT_OF_MEMORY:
                 if (d->has_memory) {
@@ -111,6 +117,8 @@ static void fill_parameters(ApiErrorKind kind, int error, const ApiErrorDetail *
         case API_ERR_TIMEOUT:
                 if (d->operation)
                         add_string(p, "operation", d->operation);
+                if (d->message)
+                        add_string(p, "message", d->message);
                 break;
         case API_ERR_INVALID_IMAGE:
                 add_string(p, "parameter", d->parameter ? d->parameter : "kernel");
@@ -123,12 +131,15 @@ static void fill_parameters(ApiErrorKind kind, int error, const ApiErrorDetail *
         case API_ERR_INVALID_PARAMETER:
                 add_string(p, "parameter", d->parameter);
                 break;
-        case API_ERR_METHOD_NOT_IMPLEMENTED:
-                add_string(p, "method", d->method);
+        case API_ERR_UNSUPPORTED:
+        case API_ERR_RM_PROTOCOL_ERROR:
+                add_string(p, "reason", d->reason ? d->reason : d->message);
                 break;
         case API_ERR_SYSTEM_ERROR:
                 add_int(p, "errno", error);
                 add_nullable_string(p, "errnoName", strerrorname_np(error));
+                if (d->message)
+                        add_string(p, "message", d->message);
                 break;
         case API_ERR_RM_UNAVAILABLE:
         case API_ERR_PERMISSION_DENIED:
@@ -169,6 +180,8 @@ static const struct {
         { API_ERROR_OUT_OF_MEMORY, -ENOSPC },
         { API_ERROR_TIMEOUT, -ETIME },
         { API_ERROR_INVALID_IMAGE, -ENOEXEC },
+        { API_ERROR_UNSUPPORTED, -EOPNOTSUPP },
+        { API_ERROR_RM_PROTOCOL_ERROR, -EBADMSG },
         { API_ERROR_CURSOR_EXPIRED, -ESTALE },
         { API_ERROR_PERMISSION_DENIED, -EPERM },
         { API_ERROR_INVALID_PARAMETER, -EINVAL },

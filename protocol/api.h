@@ -56,16 +56,12 @@ struct json_object;
 #define API_ERROR_TIMEOUT API_INTERFACE_MANAGER ".Timeout"
 #define API_ERROR_INVALID_IMAGE API_INTERFACE_MANAGER ".InvalidImage"
 #define API_ERROR_CURSOR_EXPIRED API_INTERFACE_MANAGER ".CursorExpired"
+#define API_ERROR_UNSUPPORTED API_INTERFACE_MANAGER ".Unsupported"
+#define API_ERROR_RM_PROTOCOL_ERROR API_INTERFACE_MANAGER ".RMProtocolError"
 #define API_ERROR_SYSTEM_ERROR API_INTERFACE_MANAGER ".SystemError"
 
-/* StartVM progress stages, in order ("running" is the final reply). */
-#define API_STAGE_ALLOCATE "allocate"
-#define API_STAGE_LEND "lend"
-#define API_STAGE_CONFIGURE "configure"
-#define API_STAGE_INIT "init"
-#define API_STAGE_BOOT_CONTEXT "boot-context"
-#define API_STAGE_RESOURCES "resources"
-#define API_STAGE_START "start"
+/* StartVM progress stages as the manager reports them, in order; "running" is the stage
+ * of the final reply. */
 #define API_STAGE_RUNNING "running"
 
 /* The interface descriptions, NUL-terminated IDL text (api-idl.c). */
@@ -85,14 +81,14 @@ typedef struct ApiErrorDetail {
         const char *rm_error_name; /* RMError: rm_error_to_string(rm_code), NULL if unknown
                                     * (passed in so this library needs no RM codec) */
         const char *parameter;  /* InvalidParameter, InvalidImage: the parameter name */
-        const char *reason;     /* InvalidImage: why */
+        const char *reason;     /* InvalidImage, Unsupported, RMProtocolError: why */
+        const char *message;    /* RMError, Timeout, SystemError: a sentence for humans */
         const char *operation;  /* Timeout: what did not answer in time */
         uint64_t requested;     /* OutOfMemory, when has_memory */
         uint64_t available;
         bool has_memory;
         const char *cursor;     /* CursorExpired: the cursor asked for */
         const char *oldest;     /* CursorExpired: the oldest cursor held */
-        const char *method;     /* MethodNotImplemented */
 } ApiErrorDetail;
 
 /*
@@ -104,12 +100,13 @@ typedef struct ApiErrorDetail {
  *   -EHOSTDOWN -ENOTCONN -ESHUTDOWN -ENOLINK RMUnavailable
  *   -ENOSPC -ENOMEM                          OutOfMemory (requested, available)
  *   -ETIMEDOUT -ETIME                        Timeout (operation)
- *   -ENOEXEC                                 InvalidImage (parameter, reason)
+ *   -ENOEXEC -EBADF                          InvalidImage (parameter, reason)
+ *   -EOPNOTSUPP                              Unsupported (reason)
+ *   -EBADMSG                                 RMProtocolError (reason)
  *   -ESTALE                                  CursorExpired (cursor, oldest)
  *   -EPERM -EACCES                           org.varlink.service.PermissionDenied
  *   -EINVAL -ERANGE -E2BIG                   org.varlink.service.InvalidParameter (parameter)
- *   -EOPNOTSUPP                              org.varlink.service.MethodNotImplemented
- *   anything else                            SystemError (errno, errnoName)
+ *   anything else                            SystemError (errno, errnoName, message)
  * error may be given with either sign. Returns the qualified error name (static) and, in
  * *ret_parameters, a new JSON object with the error's parameters (caller owns it).
  */

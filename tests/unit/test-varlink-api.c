@@ -44,7 +44,9 @@ TEST(error_names)
                 { -EPERM, API_ERROR_PERMISSION_DENIED },
                 { EACCES, API_ERROR_PERMISSION_DENIED },
                 { -EINVAL, API_ERROR_INVALID_PARAMETER },
-                { -EOPNOTSUPP, API_ERROR_METHOD_NOT_IMPLEMENTED },
+                { -EOPNOTSUPP, API_ERROR_UNSUPPORTED },
+                { -EBADMSG, API_ERROR_RM_PROTOCOL_ERROR },
+                { -EBADF, API_ERROR_INVALID_IMAGE },
                 { -EIO, API_ERROR_SYSTEM_ERROR },
         };
         for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
