@@ -105,7 +105,7 @@ void image_boot_context(const ImageLayout *l, ImageBootContext *ret);
  * base): kernel file bytes at kernel_offset, initrd bytes at initrd_offset (initrd_fd < 0 =
  * none), dtb bytes at dtb_offset; every other byte of [0, image_end) is zeroed (BSS, gaps,
  * the rest of the DTB region). Reads use pread from offset 0; a file shorter than the layout
- * says is -EIO with *ret_reason = image_reason_truncated. dtb_len must be <= dtb_size.
+ * says is -EIO with *ret_reason set. dtb_len must be <= dtb_size.
  */
 int image_load(Pool *pool, const PoolExtent *e, size_t n, const ImageLayout *l, int kernel_fd,
                int initrd_fd, const void *dtb, size_t dtb_len, const char **ret_reason);

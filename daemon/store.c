@@ -1,0 +1,985 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Persistence: JSON records (json-c) written atomically, loaded with full validation, bad
+ * ones quarantined. Parsing is strict: exact types, no unknown fields, bounded sizes and
+ * nesting, integers range-checked, so a record that loads is one the daemon could have
+ * written.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "store.h"
+
+#define STORE_JSON_DEPTH 8
+#define DIR_DEFINITIONS "definitions"
+#define DIR_RUNTIME "runtime"
+#define DIR_QUARANTINE "quarantine"
+#define TMP_PREFIX ".tmp-"
+
+struct Store {
+        int dir_fd;
+        int def_fd;
+        int run_fd;
+        int quar_fd;
+};
+
+static bool crash_before_rename;
+static unsigned tmp_counter;
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
+void store_set_crash_before_rename_for_test(bool on)
+{
+        crash_before_rename = on;
+}
+
+static const char *const boot_names[_STORE_BOOT_MAX] = {
+        [STORE_BOOT_V17] = "v17",
+        [STORE_BOOT_OPEN_RM] = "open-rm",
+};
+
+const char *store_boot_to_string(StoreBoot b)
+{
+        if (b < 0 || b >= _STORE_BOOT_MAX)
+                return NULL;
+        return boot_names[b];
+}
+
+StoreBoot store_boot_from_string(const char *s)
+{
+        for (int i = 0; s && i < _STORE_BOOT_MAX; i++)
+                if (strcmp(s, boot_names[i]) == 0)
+                        return (StoreBoot)i;
+        return _STORE_BOOT_INVALID;
+}
+
+void store_runtime_done(StoreRuntime *r)
+{
+        if (!r)
+                return;
+        free(r->name);
+        for (size_t i = 0; i < r->n_parcels; i++)
+                free(r->parcels[i].sgl);
+        free(r->parcels);
+        free(r->ranges);
+        *r = (StoreRuntime){ 0 };
+}
+
+void store_load_done(StoreLoad *l)
+{
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n_definitions; i++)
+                vm_config_done(&l->definitions[i]);
+        free(l->definitions);
+        for (size_t i = 0; i < l->n_runtimes; i++)
+                store_runtime_done(&l->runtimes[i]);
+        free(l->runtimes);
+        for (size_t i = 0; i < l->n_quarantined; i++) {
+                free(l->quarantined[i].file);
+                free(l->quarantined[i].reason);
+        }
+        free(l->quarantined);
+        *l = (StoreLoad){ 0 };
+}
+
+/* ---- serialization ---- */
+
+static int add(json_object *o, const char *key, json_object *v)
+{
+        if (!v || json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int to_string(json_object *o, char **ret)
+{
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        char *d;
+
+        if (!s)
+                return -ENOMEM;
+        d = strdup(s);
+        if (!d)
+                return -ENOMEM;
+        *ret = d;
+        return 0;
+}
+
+int store_definition_to_json(const VmConfig *c, char **ret)
+{
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        char uuid[VM_UUID_STRING_MAX];
+        int r = 0;
+
+        if (!o)
+                return -ENOMEM;
+        vm_uuid_format(c->uuid, uuid);
+        r |= add(o, "version", json_object_new_int(STORE_FORMAT_VERSION));
+        r |= add(o, "kind", json_object_new_string("definition"));
+        r |= add(o, "name", json_object_new_string(c->name ? c->name : ""));
+        r |= add(o, "uuid", json_object_new_string(uuid));
+        r |= add(o, "vcpus", json_object_new_int64(c->vcpus));
+        r |= add(o, "memory_size", json_object_new_int64((int64_t)c->memory_size));
+        r |= add(o, "memory_base", json_object_new_int64((int64_t)c->memory_base));
+        r |= add(o, "kernel", json_object_new_string(c->kernel ? c->kernel : ""));
+        if (c->initrd)
+                r |= add(o, "initrd", json_object_new_string(c->initrd));
+        if (c->cmdline)
+                r |= add(o, "cmdline", json_object_new_string(c->cmdline));
+        r |= add(o, "demand_paging", json_object_new_boolean(c->demand_paging));
+        r |= add(o, "persistent", json_object_new_boolean(c->persistent));
+        if (r < 0)
+                return -ENOMEM;
+        return to_string(o, ret);
+}
+
+static json_object *extents_to_json(const PoolExtent *e, size_t n)
+{
+        json_object *a = json_object_new_array_ext((int)MIN(n, (size_t)INT32_MAX));
+
+        for (size_t i = 0; a && i < n; i++) {
+                json_object *pair = json_object_new_array_ext(2);
+
+                if (!pair || json_object_array_add(a, pair) < 0) {
+                        json_object_put(pair);
+                        json_object_put(a);
+                        return NULL;
+                }
+                if (json_object_array_add(pair, json_object_new_int64((int64_t)e[i].ipa)) < 0 ||
+                    json_object_array_add(pair, json_object_new_int64((int64_t)e[i].size)) < 0) {
+                        json_object_put(a);
+                        return NULL;
+                }
+        }
+        return a;
+}
+
+int store_runtime_to_json(const StoreRuntime *rt, char **ret)
+{
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *parcels;
+        const char *boot = store_boot_to_string(rt->boot);
+        int r = 0;
+
+        if (!o)
+                return -ENOMEM;
+        if (!boot)
+                return -EINVAL;
+        r |= add(o, "version", json_object_new_int(STORE_FORMAT_VERSION));
+        r |= add(o, "kind", json_object_new_string("runtime"));
+        r |= add(o, "name", json_object_new_string(rt->name ? rt->name : ""));
+        r |= add(o, "vmid", json_object_new_int(rt->vmid));
+        r |= add(o, "rm_status", json_object_new_int(rt->rm_status));
+        r |= add(o, "boot", json_object_new_string(boot));
+        parcels = json_object_new_array();
+        r |= add(o, "parcels", parcels);
+        if (r < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < rt->n_parcels; i++) {
+                const StoreParcel *p = &rt->parcels[i];
+                json_object *po = json_object_new_object();
+
+                if (!po || json_object_array_add(parcels, po) < 0) {
+                        json_object_put(po);
+                        return -ENOMEM;
+                }
+                r |= add(po, "handle", json_object_new_int64(p->handle));
+                r |= add(po, "label", json_object_new_int64(p->label));
+                r |= add(po, "guest_offset", json_object_new_int64((int64_t)p->guest_offset));
+                r |= add(po, "accepted", json_object_new_boolean(p->accepted));
+                r |= add(po, "sgl", extents_to_json(p->sgl, p->n_sgl));
+                if (r < 0)
+                        return -ENOMEM;
+        }
+        r |= add(o, "ranges", extents_to_json(rt->ranges, rt->n_ranges));
+        if (r < 0)
+                return -ENOMEM;
+        return to_string(o, ret);
+}
+
+/* ---- parsing ---- */
+
+typedef struct Field {
+        const char *key;
+        json_type type;
+        bool optional;
+} Field;
+
+static int reject(const char **ret_reason, const char *why)
+{
+        if (ret_reason)
+                *ret_reason = why;
+        return -EBADMSG;
+}
+
+/* Parse exactly len bytes as one JSON object (trailing whitespace allowed). */
+static int parse_object(const char *buf, size_t len, json_object **ret, const char **ret_reason)
+{
+        json_tokener *tok;
+        json_object *o;
+        size_t used;
+
+        if (len > STORE_FILE_MAX || len > INT32_MAX)
+                return reject(ret_reason, "record too large");
+        if (memchr(buf, '\0', len))
+                return reject(ret_reason, "record contains a NUL byte");
+        tok = json_tokener_new_ex(STORE_JSON_DEPTH);
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        o = json_tokener_parse_ex(tok, buf, (int)len);
+        if (!o || json_tokener_get_error(tok) != json_tokener_success) {
+                json_object_put(o);
+                json_tokener_free(tok);
+                return reject(ret_reason, "not valid JSON");
+        }
+        used = json_tokener_get_parse_end(tok);
+        json_tokener_free(tok);
+        for (; used < len; used++)
+                if (!strchr(" \t\r\n", buf[used])) {
+                        json_object_put(o);
+                        return reject(ret_reason, "trailing data after the JSON object");
+                }
+        if (!json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return reject(ret_reason, "record is not a JSON object");
+        }
+        *ret = o;
+        return 0;
+}
+
+/* Every key of o must be in fields with the right type; required ones present. */
+static int check_fields(json_object *o, const Field *fields, size_t n, const char **ret_reason)
+{
+        json_object_object_foreach(o, key, val) {
+                size_t i;
+
+                for (i = 0; i < n; i++)
+                        if (strcmp(key, fields[i].key) == 0)
+                                break;
+                if (i == n)
+                        return reject(ret_reason, "unknown field");
+                if (!json_object_is_type(val, fields[i].type))
+                        return reject(ret_reason, "field has the wrong JSON type");
+        }
+        for (size_t i = 0; i < n; i++)
+                if (!fields[i].optional && !json_object_object_get_ex(o, fields[i].key, NULL))
+                        return reject(ret_reason, "required field missing");
+        return 0;
+}
+
+static int get_u64(json_object *o, const char *key, uint64_t max, uint64_t *ret)
+{
+        json_object *v;
+        int64_t i;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+                return -EBADMSG;
+        errno = 0;
+        i = json_object_get_int64(v);
+        if (errno != 0 || i < 0 || (uint64_t)i > max)
+                return -EBADMSG;
+        *ret = (uint64_t)i;
+        return 0;
+}
+
+static const char *get_str(json_object *o, const char *key)
+{
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static int check_header(json_object *o, const char *kind, const char **ret_reason)
+{
+        uint64_t version;
+
+        if (get_u64(o, "version", UINT32_MAX, &version) < 0 || version != STORE_FORMAT_VERSION)
+                return reject(ret_reason, "unsupported record version");
+        if (!get_str(o, "kind") || strcmp(get_str(o, "kind"), kind) != 0)
+                return reject(ret_reason, "wrong record kind");
+        return 0;
+}
+
+static int dup_str(json_object *o, const char *key, char **ret)
+{
+        const char *s = get_str(o, key);
+
+        *ret = NULL;
+        if (!s)
+                return 0;
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int store_definition_from_json(const char *buf, size_t len, VmConfig *ret,
+                               const char **ret_reason)
+{
+        static const Field fields[] = {
+                { "version", json_type_int, false },   { "kind", json_type_string, false },
+                { "name", json_type_string, false },   { "uuid", json_type_string, false },
+                { "vcpus", json_type_int, false },     { "memory_size", json_type_int, false },
+                { "memory_base", json_type_int, false }, { "kernel", json_type_string, false },
+                { "initrd", json_type_string, true },  { "cmdline", json_type_string, true },
+                { "demand_paging", json_type_boolean, false },
+                { "persistent", json_type_boolean, false },
+        };
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        VmConfig c;
+        uint64_t v;
+        const char *field;
+        int r;
+
+        vm_config_init(ret);
+        r = parse_object(buf, len, &o, ret_reason);
+        if (r < 0)
+                return r;
+        r = check_fields(o, fields, ELEMENTSOF(fields), ret_reason);
+        if (r < 0)
+                return r;
+        r = check_header(o, "definition", ret_reason);
+        if (r < 0)
+                return r;
+
+        vm_config_init(&c);
+        if (vm_uuid_parse(get_str(o, "uuid"), c.uuid) < 0 || vm_uuid_is_null(c.uuid))
+                return reject(ret_reason, "uuid is malformed or null");
+        if (get_u64(o, "vcpus", VM_VCPUS_MAX, &v) < 0)
+                return reject(ret_reason, "vcpus out of range");
+        c.vcpus = (uint32_t)v;
+        if (get_u64(o, "memory_size", VM_MEMORY_MAX, &c.memory_size) < 0)
+                return reject(ret_reason, "memory_size out of range");
+        if (get_u64(o, "memory_base", VM_IPA_LIMIT, &c.memory_base) < 0)
+                return reject(ret_reason, "memory_base out of range");
+        c.demand_paging = json_object_get_boolean(json_object_object_get(o, "demand_paging"));
+        c.persistent = json_object_get_boolean(json_object_object_get(o, "persistent"));
+        if (dup_str(o, "name", &c.name) < 0 || dup_str(o, "kernel", &c.kernel) < 0 ||
+            dup_str(o, "initrd", &c.initrd) < 0 || dup_str(o, "cmdline", &c.cmdline) < 0) {
+                vm_config_done(&c);
+                return -ENOMEM;
+        }
+        if (vm_config_validate(&c, 0, &field) < 0) {
+                vm_config_done(&c);
+                /* the static field name is a fine reason: "name", "kernel", ... */
+                return reject(ret_reason, field);
+        }
+        *ret = c;
+        return 0;
+}
+
+static int extents_from_json(json_object *a, PoolExtent **ret, size_t *ret_n,
+                             const char **ret_reason)
+{
+        size_t n;
+        PoolExtent *e;
+
+        if (!json_object_is_type(a, json_type_array))
+                return reject(ret_reason, "extent list is not an array");
+        n = json_object_array_length(a);
+        if (n > STORE_EXTENTS_MAX)
+                return reject(ret_reason, "too many extents");
+        e = calloc(MAX(n, (size_t)1), sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_object *pair = json_object_array_get_idx(a, i);
+                uint64_t v[2];
+
+                if (!json_object_is_type(pair, json_type_array) ||
+                    json_object_array_length(pair) != 2) {
+                        free(e);
+                        return reject(ret_reason, "extent is not an [ipa, size] pair");
+                }
+                for (size_t k = 0; k < 2; k++) {
+                        json_object *x = json_object_array_get_idx(pair, k);
+                        int64_t iv;
+
+                        errno = 0;
+                        iv = json_object_is_type(x, json_type_int) ? json_object_get_int64(x) : -1;
+                        if (errno != 0 || iv < 0 || (uint64_t)iv > POOL_IPA_LIMIT) {
+                                free(e);
+                                return reject(ret_reason, "extent value out of range");
+                        }
+                        v[k] = (uint64_t)iv;
+                }
+                e[i] = (PoolExtent){ .ipa = v[0], .size = v[1] };
+        }
+        *ret = e;
+        *ret_n = n;
+        return 0;
+}
+
+static int parcel_from_json(json_object *po, StoreParcel *p, const char **ret_reason)
+{
+        static const Field fields[] = {
+                { "handle", json_type_int, false },   { "label", json_type_int, false },
+                { "guest_offset", json_type_int, false }, { "accepted", json_type_boolean, false },
+                { "sgl", json_type_array, false },
+        };
+        uint64_t v;
+        int r;
+
+        if (!json_object_is_type(po, json_type_object))
+                return reject(ret_reason, "parcel is not an object");
+        r = check_fields(po, fields, ELEMENTSOF(fields), ret_reason);
+        if (r < 0)
+                return r;
+        if (get_u64(po, "handle", UINT32_MAX, &v) < 0)
+                return reject(ret_reason, "parcel handle out of range");
+        p->handle = (uint32_t)v;
+        if (get_u64(po, "label", UINT32_MAX, &v) < 0)
+                return reject(ret_reason, "parcel label out of range");
+        p->label = (uint32_t)v;
+        if (get_u64(po, "guest_offset", VM_IPA_LIMIT, &p->guest_offset) < 0)
+                return reject(ret_reason, "parcel guest_offset out of range");
+        p->accepted = json_object_get_boolean(json_object_object_get(po, "accepted"));
+        return extents_from_json(json_object_object_get(po, "sgl"), &p->sgl, &p->n_sgl,
+                                 ret_reason);
+}
+
+int store_runtime_from_json(const char *buf, size_t len, StoreRuntime *ret,
+                            const char **ret_reason)
+{
+        static const Field fields[] = {
+                { "version", json_type_int, false }, { "kind", json_type_string, false },
+                { "name", json_type_string, false }, { "vmid", json_type_int, false },
+                { "rm_status", json_type_int, false }, { "boot", json_type_string, false },
+                { "parcels", json_type_array, false }, { "ranges", json_type_array, false },
+        };
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        StoreRuntime rt = { 0 };
+        json_object *parcels;
+        uint64_t v;
+        int r;
+
+        *ret = (StoreRuntime){ 0 };
+        r = parse_object(buf, len, &o, ret_reason);
+        if (r < 0)
+                return r;
+        r = check_fields(o, fields, ELEMENTSOF(fields), ret_reason);
+        if (r < 0)
+                return r;
+        r = check_header(o, "runtime", ret_reason);
+        if (r < 0)
+                return r;
+        if (get_u64(o, "vmid", UINT16_MAX, &v) < 0)
+                return reject(ret_reason, "vmid out of range");
+        rt.vmid = (uint16_t)v;
+        if (get_u64(o, "rm_status", UINT8_MAX, &v) < 0)
+                return reject(ret_reason, "rm_status out of range");
+        rt.rm_status = (uint8_t)v;
+        rt.boot = store_boot_from_string(get_str(o, "boot"));
+        if (rt.boot < 0)
+                return reject(ret_reason, "unknown boot convention");
+        parcels = json_object_object_get(o, "parcels");
+        if (json_object_array_length(parcels) > STORE_PARCELS_MAX)
+                return reject(ret_reason, "too many parcels");
+        if (dup_str(o, "name", &rt.name) < 0)
+                return -ENOMEM;
+        rt.parcels = calloc(STORE_PARCELS_MAX, sizeof(*rt.parcels));
+        if (!rt.parcels) {
+                store_runtime_done(&rt);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < json_object_array_length(parcels); i++) {
+                rt.n_parcels = i + 1;
+                r = parcel_from_json(json_object_array_get_idx(parcels, i), &rt.parcels[i],
+                                     ret_reason);
+                if (r < 0) {
+                        store_runtime_done(&rt);
+                        return r;
+                }
+        }
+        r = extents_from_json(json_object_object_get(o, "ranges"), &rt.ranges, &rt.n_ranges,
+                              ret_reason);
+        if (r >= 0)
+                r = store_runtime_validate(&rt, ret_reason);
+        if (r < 0) {
+                store_runtime_done(&rt);
+                return r;
+        }
+        *ret = rt;
+        return 0;
+}
+
+static bool extent_ok(const PoolExtent *e)
+{
+        return e->size > 0 && IS_ALIGNED(e->ipa, POOL_GRANULE) &&
+               IS_ALIGNED(e->size, POOL_GRANULE) && e->ipa < POOL_IPA_LIMIT &&
+               e->size <= POOL_IPA_LIMIT - e->ipa;
+}
+
+/* Whether [ipa, ipa+size) lies inside one of the sorted, disjoint ranges. */
+static bool covered(const PoolExtent *sorted, size_t n, const PoolExtent *e)
+{
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (sorted[mid].ipa + sorted[mid].size <= e->ipa)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < n && sorted[lo].ipa <= e->ipa &&
+               e->ipa + e->size <= sorted[lo].ipa + sorted[lo].size;
+}
+
+static int cmp_extent(const void *a, const void *b)
+{
+        const PoolExtent *x = a, *y = b;
+
+        return x->ipa < y->ipa ? -1 : x->ipa > y->ipa;
+}
+
+int store_runtime_validate(const StoreRuntime *rt, const char **ret_reason)
+{
+        _cleanup_free_ PoolExtent *sorted = NULL;
+
+        if (!vm_name_is_valid(rt->name))
+                return reject(ret_reason, "invalid VM name");
+        /* VMID 0 is the hypervisor, 3 the host, 0xFF the RM, 0xFFFE/0xFFFF are internal */
+        if (rt->vmid == 0 || rt->vmid == 3 || rt->vmid == 0xFF || rt->vmid >= 0xFFFE)
+                return reject(ret_reason, "vmid is not a guest VMID");
+        if (!store_boot_to_string(rt->boot))
+                return reject(ret_reason, "unknown boot convention");
+        if (rt->n_parcels > STORE_PARCELS_MAX || rt->n_ranges > STORE_EXTENTS_MAX)
+                return reject(ret_reason, "too many parcels or ranges");
+        for (size_t i = 0; i < rt->n_ranges; i++)
+                if (!extent_ok(&rt->ranges[i]))
+                        return reject(ret_reason, "pool range misaligned or out of range");
+        if (rt->n_ranges > 0) {
+                sorted = malloc(rt->n_ranges * sizeof(*sorted));
+                if (!sorted)
+                        return -ENOMEM;
+                memcpy(sorted, rt->ranges, rt->n_ranges * sizeof(*sorted));
+                qsort(sorted, rt->n_ranges, sizeof(*sorted), cmp_extent);
+                for (size_t i = 1; i < rt->n_ranges; i++)
+                        if (sorted[i - 1].ipa + sorted[i - 1].size > sorted[i].ipa)
+                                return reject(ret_reason, "pool ranges overlap");
+        }
+        for (size_t i = 0; i < rt->n_parcels; i++) {
+                const StoreParcel *p = &rt->parcels[i];
+
+                if (p->handle == UINT32_MAX)
+                        return reject(ret_reason, "invalid parcel handle");
+                for (size_t j = 0; j < i; j++)
+                        if (rt->parcels[j].handle == p->handle)
+                                return reject(ret_reason, "duplicate parcel handle");
+                if (p->n_sgl == 0 || p->n_sgl > STORE_EXTENTS_MAX)
+                        return reject(ret_reason, "parcel SGL empty or too long");
+                if (p->guest_offset >= VM_IPA_LIMIT)
+                        return reject(ret_reason, "parcel guest_offset out of range");
+                for (size_t k = 0; k < p->n_sgl; k++) {
+                        if (!extent_ok(&p->sgl[k]))
+                                return reject(ret_reason, "parcel SGL entry misaligned");
+                        if (!covered(sorted, rt->n_ranges, &p->sgl[k]))
+                                return reject(ret_reason, "parcel SGL outside the VM's pool ranges");
+                }
+        }
+        return 0;
+}
+
+/* ---- files ---- */
+
+static int write_all(int fd, const void *data, size_t len)
+{
+        const uint8_t *p = data;
+
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+int store_write_atomic(int dirfd, const char *name, const void *data, size_t len)
+{
+        char tmp[256];
+        int fd, r;
+
+        if (!name || !*name || strchr(name, '/') || strlen(name) > 200)
+                return -EINVAL;
+        snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s-%ld-%u", name, (long)getpid(), tmp_counter++);
+        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        r = write_all(fd, data, len);
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (close(fd) < 0 && r >= 0)
+                r = -errno;
+        if (r >= 0 && crash_before_rename)
+                return -EINTR; /* as if the process died here: the temp file stays */
+        if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+                r = -errno;
+        if (r < 0) {
+                unlinkat(dirfd, tmp, 0);
+                return r;
+        }
+        if (fsync(dirfd) < 0)
+                return -errno;
+        return 0;
+}
+
+static int open_subdir(int dirfd, const char *name)
+{
+        if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+        return fd < 0 ? -errno : fd;
+}
+
+Store *store_free(Store *s)
+{
+        if (!s)
+                return NULL;
+        closep(&s->dir_fd);
+        closep(&s->def_fd);
+        closep(&s->run_fd);
+        closep(&s->quar_fd);
+        free(s);
+        return NULL;
+}
+
+int store_open(Store **ret, const char *dir)
+{
+        _cleanup_(store_freep) Store *s = NULL;
+
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->def_fd = s->run_fd = s->quar_fd = -1;
+        s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (s->dir_fd < 0)
+                return -errno;
+        s->def_fd = open_subdir(s->dir_fd, DIR_DEFINITIONS);
+        if (s->def_fd < 0)
+                return s->def_fd;
+        s->run_fd = open_subdir(s->dir_fd, DIR_RUNTIME);
+        if (s->run_fd < 0)
+                return s->run_fd;
+        s->quar_fd = open_subdir(s->dir_fd, DIR_QUARANTINE);
+        if (s->quar_fd < 0)
+                return s->quar_fd;
+        if (fsync(s->dir_fd) < 0)
+                return -errno;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+static int record_file_name(const char *name, char out[VM_NAME_MAX + 8])
+{
+        if (!vm_name_is_valid(name))
+                return -EINVAL;
+        snprintf(out, VM_NAME_MAX + 8, "%s.json", name);
+        return 0;
+}
+
+int store_save_definition(Store *s, const VmConfig *c)
+{
+        _cleanup_free_ char *json = NULL;
+        char file[VM_NAME_MAX + 8];
+        int r;
+
+        if (vm_config_validate(c, 0, NULL) < 0 || vm_uuid_is_null(c->uuid))
+                return -EINVAL;
+        r = record_file_name(c->name, file);
+        if (r < 0)
+                return r;
+        r = store_definition_to_json(c, &json);
+        if (r < 0)
+                return r;
+        return store_write_atomic(s->def_fd, file, json, strlen(json));
+}
+
+int store_save_runtime(Store *s, const StoreRuntime *rt)
+{
+        _cleanup_free_ char *json = NULL;
+        char file[VM_NAME_MAX + 8];
+        int r;
+
+        if (store_runtime_validate(rt, NULL) < 0)
+                return -EINVAL;
+        r = record_file_name(rt->name, file);
+        if (r < 0)
+                return r;
+        r = store_runtime_to_json(rt, &json);
+        if (r < 0)
+                return r;
+        if (strlen(json) > STORE_FILE_MAX)
+                return -E2BIG;
+        return store_write_atomic(s->run_fd, file, json, strlen(json));
+}
+
+static int delete_record(int dirfd, const char *name)
+{
+        char file[VM_NAME_MAX + 8];
+        int r = record_file_name(name, file);
+
+        if (r < 0)
+                return r;
+        if (unlinkat(dirfd, file, 0) < 0)
+                return -errno;
+        if (fsync(dirfd) < 0)
+                return -errno;
+        return 0;
+}
+
+int store_delete_definition(Store *s, const char *name)
+{
+        return delete_record(s->def_fd, name);
+}
+
+int store_delete_runtime(Store *s, const char *name)
+{
+        return delete_record(s->run_fd, name);
+}
+
+/* Read a whole regular file of at most STORE_FILE_MAX bytes (NUL-terminated copy). */
+static int read_record(int dirfd, const char *file, char **ret, size_t *ret_len,
+                       const char **ret_reason)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t len = 0;
+
+        fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0) {
+                if (errno == ELOOP)
+                        return reject(ret_reason, "record is a symlink");
+                return -errno;
+        }
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return reject(ret_reason, "record is not a regular file");
+        if ((uint64_t)st.st_size > STORE_FILE_MAX)
+                return reject(ret_reason, "record too large");
+        buf = malloc((size_t)st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (len < (size_t)st.st_size) {
+                ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        buf[len] = '\0';
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+static int push_quarantined(StoreLoad *l, const char *sub, const char *file, const char *why)
+{
+        StoreQuarantined *q = realloc(l->quarantined, (l->n_quarantined + 1) * sizeof(*q));
+        char *f = NULL, *reason = strdup(why);
+
+        if (q)
+                l->quarantined = q;
+        if (!q || !reason || asprintf(&f, "%s/%s", sub, file) < 0) {
+                free(reason);
+                return -ENOMEM;
+        }
+        l->quarantined[l->n_quarantined++] = (StoreQuarantined){ .file = f, .reason = reason };
+        return 0;
+}
+
+/* Move dir/file to quarantine/<sub>-<file>[.N] without replacing anything there. */
+static int quarantine(Store *s, int dirfd, const char *sub, const char *file)
+{
+        char dst[512];
+
+        for (unsigned i = 0; i < 1000; i++) {
+                if (i == 0)
+                        snprintf(dst, sizeof(dst), "%s-%s", sub, file);
+                else
+                        snprintf(dst, sizeof(dst), "%s-%s.%u", sub, file, i);
+                if (renameat2(dirfd, file, s->quar_fd, dst, RENAME_NOREPLACE) == 0) {
+                        (void)fsync(s->quar_fd);
+                        (void)fsync(dirfd);
+                        return 0;
+                }
+                if (errno != EEXIST)
+                        return -errno;
+        }
+        return -EEXIST;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names of dirfd's entries, without "." and "..". */
+static int list_dir(int dirfd, char ***ret, size_t *ret_n)
+{
+        DIR *d;
+        struct dirent *de;
+        char **v = NULL;
+        size_t n = 0;
+        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return -errno;
+        }
+        while ((de = readdir(d))) {
+                char **nv;
+
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                nv = realloc(v, (n + 1) * sizeof(*v));
+                if (!nv || !(nv[n] = strdup(de->d_name))) {
+                        v = nv ? nv : v;
+                        for (size_t i = 0; i < n; i++)
+                                free(v[i]);
+                        free(v);
+                        closedir(d);
+                        return -ENOMEM;
+                }
+                v = nv;
+                n++;
+        }
+        closedir(d);
+        if (n > 0)
+                qsort(v, n, sizeof(*v), cmp_str);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+/* Parse one record into l (by kind); returns 0, -EBADMSG with a reason, or -errno. */
+static int load_one(StoreLoad *l, bool definitions, const char *file, const char *buf,
+                    size_t len, const char **why)
+{
+        size_t flen = strlen(file);
+
+        if (flen < 6 || strcmp(file + flen - 5, ".json") != 0)
+                return reject(why, "unexpected file name");
+        if (definitions) {
+                VmConfig c, *v;
+                int r = store_definition_from_json(buf, len, &c, why);
+
+                if (r < 0)
+                        return r;
+                if (strlen(c.name) != flen - 5 || strncmp(c.name, file, flen - 5) != 0) {
+                        vm_config_done(&c);
+                        return reject(why, "record name differs from its file name");
+                }
+                v = realloc(l->definitions, (l->n_definitions + 1) * sizeof(*v));
+                if (!v) {
+                        vm_config_done(&c);
+                        return -ENOMEM;
+                }
+                l->definitions = v;
+                l->definitions[l->n_definitions++] = c;
+        } else {
+                StoreRuntime rt, *v;
+                int r = store_runtime_from_json(buf, len, &rt, why);
+
+                if (r < 0)
+                        return r;
+                if (strlen(rt.name) != flen - 5 || strncmp(rt.name, file, flen - 5) != 0) {
+                        store_runtime_done(&rt);
+                        return reject(why, "record name differs from its file name");
+                }
+                v = realloc(l->runtimes, (l->n_runtimes + 1) * sizeof(*v));
+                if (!v) {
+                        store_runtime_done(&rt);
+                        return -ENOMEM;
+                }
+                l->runtimes = v;
+                l->runtimes[l->n_runtimes++] = rt;
+        }
+        return 0;
+}
+
+static int load_dir(Store *s, StoreLoad *l, bool definitions)
+{
+        int dirfd = definitions ? s->def_fd : s->run_fd;
+        const char *sub = definitions ? DIR_DEFINITIONS : DIR_RUNTIME;
+        char **names = NULL;
+        size_t n = 0;
+        int r = list_dir(dirfd, &names, &n);
+
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                _cleanup_free_ char *buf = NULL;
+                const char *why = NULL;
+                size_t len = 0;
+
+                if (strncmp(names[i], TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
+                        /* an interrupted write: the record it was replacing is intact */
+                        (void)unlinkat(dirfd, names[i], 0);
+                        continue;
+                }
+                r = read_record(dirfd, names[i], &buf, &len, &why);
+                if (r >= 0)
+                        r = load_one(l, definitions, names[i], buf, len, &why);
+                if (r == -EBADMSG) {
+                        r = push_quarantined(l, sub, names[i], why ? why : "invalid record");
+                        if (r >= 0)
+                                (void)quarantine(s, dirfd, sub, names[i]);
+                } else if (r < 0 && r != -ENOMEM) {
+                        /* unreadable: report and quarantine, never fatal */
+                        r = push_quarantined(l, sub, names[i], strerror(-r));
+                        if (r >= 0)
+                                (void)quarantine(s, dirfd, sub, names[i]);
+                }
+        }
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        return r;
+}
+
+int store_load(Store *s, StoreLoad *ret)
+{
+        StoreLoad l = { 0 };
+        int r;
+
+        r = load_dir(s, &l, true);
+        if (r >= 0)
+                r = load_dir(s, &l, false);
+        if (r < 0) {
+                store_load_done(&l);
+                return r;
+        }
+        *ret = l;
+        return 0;
+}
