@@ -125,6 +125,13 @@ void rm_call_cancel(RmCall *call);
 uint32_t rm_call_get_msg_id(const RmCall *call);
 
 /*
+ * The seq the next request will carry (then +1 per request, 65535 wraps to 0). A new client
+ * starts at a random value so that a reply parked by the RM for a previous daemon instance
+ * is unlikely to match; tests set it to get fixed bytes.
+ */
+void rm_client_set_next_seq(RmClient *c, uint16_t seq);
+
+/*
  * Subscribe to notifications: msg_id = a notification ID, or 0 for all. Handlers run in
  * registration order for each notification, notifications in arrival order. ret (optional)
  * receives a handle for rm_client_remove_notify_handler(). Returns 0 or -ENOMEM.
