@@ -3,36 +3,86 @@
 # Install what gunyahd needs from Debian's packages, only when something is missing.
 #   scripts/install-deps.sh            build dependencies
 #   scripts/install-deps.sh --test     + test tools (clang/libFuzzer, valgrind, varlink-go, ...)
-#   scripts/install-deps.sh --cross    + arm64 cross toolchain, arm64 -dev packages, qemu-user,
-#                                        arm64 kernel headers (kernel/ module)
+#   scripts/install-deps.sh --cross    + arm64 cross toolchain, arm64 -dev packages, qemu-user
+#   scripts/install-deps.sh --kernel   + Debian's arm64 6.1 kernel headers for kernel/ (see below)
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libsystemd-dev libjson-c-dev libfdt-dev)
 test_pkgs=(clang libclang-rt-14-dev valgrind scdoc varlink-go systemd python3 device-tree-compiler)
+# libfdt-dev is not Multi-Arch: same on Debian 12 (libfdt-dev:arm64 would remove the amd64
+# one): the cross build takes libfdt1:arm64 plus the arch-independent headers of libfdt-dev.
 cross_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-            libsystemd-dev:arm64 libjson-c-dev:arm64 libfdt-dev:arm64)
+            libsystemd-dev:arm64 libjson-c-dev:arm64 libfdt1:arm64)
+# --kernel: the flavour package linux-headers-<abi>-arm64:arm64 cannot be installed on amd64
+# (it depends on gcc-12:arm64, which would remove the native compiler), so it is unpacked
+# into $kheaders_root beside the installed arch-independent linux-headers-<abi>-common and
+# the amd64 linux-kbuild-6.1 of the same version (Multi-Arch: foreign: amd64 host tools;
+# its modpost reads arm64 objects).
+kernel_pkgs=(gcc-aarch64-linux-gnu make)
+kheaders_root=${GUNYAH_KHEADERS_ROOT:-/var/cache/gunyahd-cross}
 
 want=("${build_pkgs[@]}")
+kernel=0
 for arg in "$@"; do
     case "$arg" in
     --test) want+=("${test_pkgs[@]}") ;;
     --cross) want+=("${cross_pkgs[@]}") ;;
-    *) echo "usage: $0 [--test] [--cross]" >&2; exit 2 ;;
+    --kernel) want+=("${kernel_pkgs[@]}"); kernel=1 ;;
+    *) echo "usage: $0 [--test] [--cross] [--kernel]" >&2; exit 2 ;;
     esac
 done
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+
+# The arm64 ABI the archive offers now (linux-headers-arm64 -> linux-headers-<abi>-arm64).
+kernel_abi() {
+    apt-cache depends linux-headers-arm64:arm64 2>/dev/null |
+        sed -n 's/^ *Depends: linux-headers-\(.*\)-arm64:arm64$/\1/p' | head -n1
+}
+
+install_kernel_headers() {
+    local abi ver dir tmp
+    abi=$(kernel_abi)
+    if [ -z "$abi" ]; then
+        $sudo dpkg --add-architecture arm64
+        $sudo apt-get update -qq
+        abi=$(kernel_abi)
+    fi
+    [ -n "$abi" ] || { echo "install-deps: no linux-headers-arm64:arm64 in apt" >&2; exit 1; }
+    ver=$(apt-cache policy "linux-headers-$abi-arm64:arm64" | sed -n 's/^ *Candidate: //p')
+    dir="$kheaders_root/linux-headers-$abi-arm64"
+    if [ -f "$dir/.version" ] && [ "$(cat "$dir/.version")" = "$ver" ] &&
+        [ -d "/usr/src/linux-headers-$abi-common" ] && [ -d /usr/lib/linux-kbuild-6.1 ]; then
+        return 0
+    fi
+    echo "install-deps: arm64 kernel headers $abi ($ver)" >&2
+    $sudo apt-get install -y -qq --no-install-recommends "linux-kbuild-6.1=$ver" \
+        "linux-headers-$abi-common=$ver" >/dev/null
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download -qq "linux-headers-$abi-arm64:arm64=$ver" 2>/dev/null)
+    $sudo rm -rf "$dir"
+    $sudo mkdir -p "$dir"
+    dpkg-deb --fsys-tarfile "$tmp"/linux-headers-"$abi"-arm64_*.deb |
+        $sudo tar -x -C "$dir" --strip-components=4 "./usr/src/linux-headers-$abi-arm64"
+    rm -rf "$tmp"
+    # The package links scripts/ and tools/ relative to /usr/src; point them at kbuild.
+    $sudo ln -sfn /usr/lib/linux-kbuild-6.1/scripts "$dir/scripts"
+    $sudo ln -sfn /usr/lib/linux-kbuild-6.1/tools "$dir/tools"
+    echo "$ver" | $sudo tee "$dir/.version" >/dev/null
+}
 
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-for p in "${missing[@]}"; do
-    case "$p" in *:arm64) $sudo dpkg --add-architecture arm64; break ;; esac
-done
-echo "install-deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+    for p in "${missing[@]}"; do
+        case "$p" in *:arm64) $sudo dpkg --add-architecture arm64; break ;; esac
+    done
+    echo "install-deps: installing ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+[ "$kernel" -eq 0 ] || install_kernel_headers
