@@ -523,33 +523,45 @@ static int get_name(struct json_object *root, const char *key, bool required,
         return 0;
 }
 
-int varlink_call_parse(const char *msg, size_t len, unsigned max_depth, VarlinkCall *ret)
+int varlink_call_parse_ex(const char *msg, size_t len, unsigned max_depth, VarlinkCall *ret,
+                          const char **reterr_field)
 {
+        static const char *const flags[] = { "oneway", "more", "upgrade" };
         _cleanup_(json_object_putp) struct json_object *root = NULL;
+        const char *field = "";
         int r = json_parse_strict(msg, len, max_depth, &root);
         if (r < 0)
                 return r;
         if (!json_object_is_type(root, json_type_object))
-                return -EPROTO;
+                goto proto;
         VarlinkCall c = {};
-        r = get_name(root, "method", true, &c.method, &c.interface_end);
-        if (r < 0)
-                return r;
-        r = get_bool(root, "oneway", &c.oneway);
-        if (r < 0)
-                return r;
-        r = get_bool(root, "more", &c.more);
-        if (r < 0)
-                return r;
-        r = get_bool(root, "upgrade", &c.upgrade);
-        if (r < 0)
-                return r;
+        field = "method";
+        if (get_name(root, "method", true, &c.method, &c.interface_end) < 0)
+                goto proto;
+        bool *dst[] = { &c.oneway, &c.more, &c.upgrade };
+        for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
+                field = flags[i];
+                if (get_bool(root, flags[i], dst[i]) < 0)
+                        goto proto;
+        }
+        field = "parameters";
         r = get_parameters(root, &c.parameters);
+        if (r == -EPROTO)
+                goto proto;
         if (r < 0)
                 return r;
         c.root = TAKE_PTR(root);
         *ret = c;
         return 0;
+proto:
+        if (reterr_field)
+                *reterr_field = field;
+        return -EPROTO;
+}
+
+int varlink_call_parse(const char *msg, size_t len, unsigned max_depth, VarlinkCall *ret)
+{
+        return varlink_call_parse_ex(msg, len, max_depth, ret, NULL);
 }
 
 void varlink_call_done(VarlinkCall *c)

@@ -71,6 +71,10 @@ typedef struct VarlinkCall {
  *             the form iface.Method, "parameters" not an object/null, a flag not a boolean.
  */
 int varlink_call_parse(const char *msg, size_t len, unsigned max_depth, VarlinkCall *ret);
+/* The same; on -EPROTO *reterr_field names the top-level key at fault ("method",
+ * "parameters", "oneway", "more", "upgrade"), or "" when the message is not an object. */
+int varlink_call_parse_ex(const char *msg, size_t len, unsigned max_depth, VarlinkCall *ret,
+                          const char **reterr_field);
 void varlink_call_done(VarlinkCall *c);
 
 /* A parsed reply (client side). error is NULL on success. Same errors as above. */

@@ -286,6 +286,27 @@ TEST(call_parse_not_a_call)
         }
 }
 
+TEST(call_parse_error_field)
+{
+        static const struct {
+                const char *msg, *field;
+        } cases[] = {
+                { "[]", "" },
+                { "{\"parameters\":{}}", "method" },
+                { "{\"method\":\"x\"}", "method" },
+                { "{\"method\":\"a.b.C\",\"oneway\":0}", "oneway" },
+                { "{\"method\":\"a.b.C\",\"more\":null,\"upgrade\":1}", "upgrade" },
+                { "{\"method\":\"a.b.C\",\"parameters\":true}", "parameters" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                VarlinkCall c;
+                const char *field = NULL;
+                ASSERT_EQ(varlink_call_parse_ex(cases[i].msg, strlen(cases[i].msg), 0, &c, &field),
+                          -EPROTO);
+                ASSERT_STREQ(field, cases[i].field);
+        }
+}
+
 static char *nested(unsigned depth)
 {
         /* {"method":"a.b.C","parameters":{"x":[[[...]]]}}: depth + 2 levels in total. */
