@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "store.h"
+#include "test.h"
+
+#define MiB (UINT64_C(1) << 20)
+
+static char *make_dir(void)
+{
+        char *d = strdup("/tmp/test-store-XXXXXX");
+
+        ASSERT_TRUE(mkdtemp(d) != NULL);
+        return d;
+}
+
+static void rm_rf(const char *path)
+{
+        char cmd[512];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+        ASSERT_EQ(system(cmd), 0);
+}
+
+static void def(VmConfig *c, const char *name)
+{
+        vm_config_init(c);
+        c->name = strdup(name);
+        c->vcpus = 4;
+        c->memory_size = 512 * MiB;
+        c->kernel = strdup("images/Image");
+        c->initrd = strdup("images/initrd");
+        c->cmdline = strdup("console=hvc0 \"quoted\" \\ back");
+        c->demand_paging = true;
+        c->persistent = true;
+        ASSERT_OK(vm_uuid_generate(c->uuid));
+}
+
+static PoolExtent ranges[3] = {
+        { 0x40000000, 2 * MiB },
+        { 0x40400000, 4096 },
+        { 0x40600000, 8192 },
+};
+static PoolExtent sgl0[2] = { { 0x40000000, MiB }, { 0x40400000, 4096 } };
+static PoolExtent sgl1[1] = { { 0x40601000, 4096 } };
+
+static void runtime(StoreRuntime *rt, const char *name)
+{
+        static StoreParcel parcels[2];
+
+        parcels[0] = (StoreParcel){ .handle = 0, .label = 0, .guest_offset = 0,
+                                    .accepted = true, .sgl = sgl0, .n_sgl = 2 };
+        parcels[1] = (StoreParcel){ .handle = 7, .label = 0, .guest_offset = MiB + 4096,
+                                    .accepted = false, .sgl = sgl1, .n_sgl = 1 };
+        *rt = (StoreRuntime){ .name = (char *)name, .vmid = 0x80, .rm_status = 3,
+                              .boot = STORE_BOOT_OPEN_RM, .parcels = parcels, .n_parcels = 2,
+                              .ranges = ranges, .n_ranges = 3 };
+}
+
+static void write_file(const char *dir, const char *sub, const char *file, const char *data,
+                       size_t len)
+{
+        char path[512];
+        int fd;
+
+        snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, file);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, data, len), (ssize_t)len);
+        close(fd);
+}
+
+static bool exists(const char *dir, const char *rel)
+{
+        char path[512];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, rel);
+        return lstat(path, &st) == 0;
+}
+
+static size_t count_entries(const char *dir, const char *sub)
+{
+        char path[512];
+        DIR *d;
+        struct dirent *de;
+        size_t n = 0;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, sub);
+        d = opendir(path);
+        ASSERT_TRUE(d != NULL);
+        while ((de = readdir(d)))
+                n += de->d_name[0] != '.' || strncmp(de->d_name, ".tmp-", 5) == 0;
+        closedir(d);
+        return n;
+}
+
+TEST(definition_round_trip)
+{
+        VmConfig c, back;
+        char *json = NULL;
+        const char *why = NULL;
+
+        def(&c, "web-1");
+        ASSERT_OK(store_definition_to_json(&c, &json));
+        ASSERT_OK(store_definition_from_json(json, strlen(json), &back, &why));
+        ASSERT_STREQ(back.name, "web-1");
+        ASSERT_EQ(back.vcpus, 4);
+        ASSERT_U64_EQ(back.memory_size, 512 * MiB);
+        ASSERT_U64_EQ(back.memory_base, VM_MEMORY_BASE_DEFAULT);
+        ASSERT_STREQ(back.kernel, "images/Image");
+        ASSERT_STREQ(back.initrd, "images/initrd");
+        ASSERT_STREQ(back.cmdline, c.cmdline);
+        ASSERT_TRUE(back.demand_paging && back.persistent);
+        ASSERT_MEMEQ(back.uuid, c.uuid, 16);
+        free(json);
+        vm_config_done(&back);
+
+        /* optional fields absent */
+        free(c.initrd);
+        free(c.cmdline);
+        c.initrd = c.cmdline = NULL;
+        ASSERT_OK(store_definition_to_json(&c, &json));
+        ASSERT_OK(store_definition_from_json(json, strlen(json), &back, &why));
+        ASSERT_TRUE(back.initrd == NULL && back.cmdline == NULL);
+        free(json);
+        vm_config_done(&back);
+        vm_config_done(&c);
+}
+
+static void def_reject(const char *json)
+{
+        VmConfig c;
+        const char *why = NULL;
+
+        ASSERT_EQ(store_definition_from_json(json, strlen(json), &c, &why), -EBADMSG);
+        ASSERT_TRUE(why != NULL);
+        ASSERT_TRUE(c.name == NULL);
+}
+
+#define DEF_HEAD "{\"version\":1,\"kind\":\"definition\",\"name\":\"a\",\"uuid\":\"12345678-1234-4234-8234-123456789abc\","
+#define DEF_TAIL "\"memory_base\":2147483648,\"kernel\":\"Image\",\"demand_paging\":false,\"persistent\":true}"
+
+TEST(definition_rejects)
+{
+        VmConfig c;
+        const char *ok = DEF_HEAD "\"vcpus\":1,\"memory_size\":16777216," DEF_TAIL;
+
+        ASSERT_OK(store_definition_from_json(ok, strlen(ok), &c, NULL));
+        vm_config_done(&c);
+        def_reject("");
+        def_reject("{");
+        def_reject("[]");
+        def_reject("null");
+        def_reject(DEF_HEAD "\"vcpus\":1,\"memory_size\":16777216," DEF_TAIL " x");
+        def_reject(DEF_HEAD "\"vcpus\":1,\"memory_size\":16777216,\"extra\":1," DEF_TAIL);
+        def_reject(DEF_HEAD "\"vcpus\":\"1\",\"memory_size\":16777216," DEF_TAIL);
+        def_reject(DEF_HEAD "\"vcpus\":0,\"memory_size\":16777216," DEF_TAIL);
+        def_reject(DEF_HEAD "\"vcpus\":65,\"memory_size\":16777216," DEF_TAIL);
+        def_reject(DEF_HEAD "\"vcpus\":-1,\"memory_size\":16777216," DEF_TAIL);
+        def_reject(DEF_HEAD "\"vcpus\":1,\"memory_size\":16777217," DEF_TAIL);
+        def_reject(DEF_HEAD "\"vcpus\":1,\"memory_size\":99999999999999999999," DEF_TAIL);
+        def_reject(DEF_HEAD "\"vcpus\":1.5,\"memory_size\":16777216," DEF_TAIL);
+        def_reject(DEF_HEAD "\"vcpus\":1," DEF_TAIL); /* missing memory_size */
+        def_reject("{\"version\":2,\"kind\":\"definition\"}");
+        def_reject("{\"version\":1,\"kind\":\"runtime\",\"name\":\"a\",\"uuid\":\"x\"}");
+        def_reject("{\"version\":1,\"kind\":\"definition\",\"name\":\"a\",\"uuid\":\"00000000-0000-0000-0000-000000000000\","
+                   "\"vcpus\":1,\"memory_size\":16777216," DEF_TAIL);
+        def_reject("{\"version\":1,\"kind\":\"definition\",\"name\":\"../x\",\"uuid\":\"12345678-1234-4234-8234-123456789abc\","
+                   "\"vcpus\":1,\"memory_size\":16777216," DEF_TAIL);
+        /* deep nesting is bounded */
+        def_reject("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+        {
+                char nul[] = "{\"version\":1}\0{}";
+
+                ASSERT_EQ(store_definition_from_json(nul, sizeof(nul) - 1, &c, NULL), -EBADMSG);
+        }
+}
+
+TEST(runtime_round_trip_and_validate)
+{
+        StoreRuntime rt, back;
+        char *json = NULL;
+        const char *why = NULL;
+
+        runtime(&rt, "web-1");
+        ASSERT_OK(store_runtime_validate(&rt, &why));
+        ASSERT_OK(store_runtime_to_json(&rt, &json));
+        ASSERT_OK(store_runtime_from_json(json, strlen(json), &back, &why));
+        ASSERT_STREQ(back.name, "web-1");
+        ASSERT_EQ(back.vmid, 0x80);
+        ASSERT_EQ(back.rm_status, 3);
+        ASSERT_EQ(back.boot, STORE_BOOT_OPEN_RM);
+        ASSERT_EQ(back.n_parcels, 2);
+        ASSERT_EQ(back.parcels[0].handle, 0);
+        ASSERT_TRUE(back.parcels[0].accepted);
+        ASSERT_EQ(back.parcels[0].n_sgl, 2);
+        ASSERT_U64_EQ(back.parcels[0].sgl[1].ipa, 0x40400000);
+        ASSERT_EQ(back.parcels[1].handle, 7);
+        ASSERT_U64_EQ(back.parcels[1].guest_offset, MiB + 4096);
+        ASSERT_TRUE(!back.parcels[1].accepted);
+        ASSERT_EQ(back.n_ranges, 3);
+        ASSERT_MEMEQ(back.ranges, ranges, sizeof(ranges));
+        store_runtime_done(&back);
+        free(json);
+
+        rt.vmid = 3;
+        ASSERT_EQ(store_runtime_validate(&rt, &why), -EBADMSG);
+        rt.vmid = 0x80;
+        rt.boot = _STORE_BOOT_MAX;
+        ASSERT_EQ(store_runtime_validate(&rt, &why), -EBADMSG);
+        rt.boot = STORE_BOOT_V17;
+        rt.parcels[1].handle = 0; /* duplicate */
+        ASSERT_EQ(store_runtime_validate(&rt, &why), -EBADMSG);
+        rt.parcels[1].handle = 0xFFFFFFFF;
+        ASSERT_EQ(store_runtime_validate(&rt, &why), -EBADMSG);
+        rt.parcels[1].handle = 7;
+        sgl1[0].ipa = 0x40603000; /* outside the ranges */
+        ASSERT_EQ(store_runtime_validate(&rt, &why), -EBADMSG);
+        ASSERT_STREQ(why, "parcel SGL outside the VM's pool ranges");
+        sgl1[0].ipa = 0x40601800; /* misaligned */
+        ASSERT_EQ(store_runtime_validate(&rt, &why), -EBADMSG);
+        sgl1[0].ipa = 0x40601000;
+        ranges[1].ipa = 0x40100000; /* overlaps range 0 */
+        ASSERT_EQ(store_runtime_validate(&rt, &why), -EBADMSG);
+        ASSERT_STREQ(why, "pool ranges overlap");
+        ranges[1].ipa = 0x40400000;
+        ASSERT_OK(store_runtime_validate(&rt, &why));
+}
+
+TEST(runtime_rejects)
+{
+        static const char *bad[] = {
+                "{\"version\":1,\"kind\":\"runtime\",\"name\":\"a\",\"vmid\":128,\"rm_status\":3,\"boot\":\"v18\",\"parcels\":[],\"ranges\":[]}",
+                "{\"version\":1,\"kind\":\"runtime\",\"name\":\"a\",\"vmid\":65536,\"rm_status\":3,\"boot\":\"v17\",\"parcels\":[],\"ranges\":[]}",
+                "{\"version\":1,\"kind\":\"runtime\",\"name\":\"a\",\"vmid\":128,\"rm_status\":256,\"boot\":\"v17\",\"parcels\":[],\"ranges\":[]}",
+                "{\"version\":1,\"kind\":\"runtime\",\"name\":\"a\",\"vmid\":128,\"rm_status\":3,\"boot\":\"v17\",\"parcels\":[],\"ranges\":[[4096]]}",
+                "{\"version\":1,\"kind\":\"runtime\",\"name\":\"a\",\"vmid\":128,\"rm_status\":3,\"boot\":\"v17\",\"parcels\":[],\"ranges\":[[4096,0]]}",
+                "{\"version\":1,\"kind\":\"runtime\",\"name\":\"a\",\"vmid\":128,\"rm_status\":3,\"boot\":\"v17\",\"parcels\":[],\"ranges\":[[17592186044416,4096]]}",
+                "{\"version\":1,\"kind\":\"runtime\",\"name\":\"a\",\"vmid\":128,\"rm_status\":3,\"boot\":\"v17\",\"parcels\":[{}],\"ranges\":[]}",
+                "{\"version\":1,\"kind\":\"runtime\",\"name\":\"a\",\"vmid\":128,\"rm_status\":3,\"boot\":\"v17\",\"parcels\":[{\"handle\":1,\"label\":0,\"guest_offset\":0,\"accepted\":false,\"sgl\":[]}],\"ranges\":[]}",
+                "{\"version\":1,\"kind\":\"runtime\",\"name\":\"a\",\"vmid\":128,\"rm_status\":3,\"boot\":\"v17\",\"parcels\":[{\"handle\":1,\"label\":0,\"guest_offset\":0,\"accepted\":false,\"sgl\":[[4096,4096]]}],\"ranges\":[]}",
+                "{\"version\":1,\"kind\":\"runtime\",\"name\":\"a\",\"vmid\":128,\"rm_status\":3,\"boot\":\"v17\",\"parcels\":[],\"ranges\":[],\"x\":0}",
+        };
+        const char *good = "{\"version\":1,\"kind\":\"runtime\",\"name\":\"a\",\"vmid\":128,\"rm_status\":3,\"boot\":\"v17\",\"parcels\":[{\"handle\":1,\"label\":0,\"guest_offset\":0,\"accepted\":false,\"sgl\":[[4096,4096]]}],\"ranges\":[[0,8192]]}";
+        StoreRuntime rt;
+        const char *why;
+
+        ASSERT_OK(store_runtime_from_json(good, strlen(good), &rt, &why));
+        store_runtime_done(&rt);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                why = NULL;
+                if (store_runtime_from_json(bad[i], strlen(bad[i]), &rt, &why) != -EBADMSG)
+                        TEST_FAIL_("bad[%zu] accepted", i);
+                ASSERT_TRUE(why != NULL);
+                ASSERT_TRUE(rt.name == NULL && rt.parcels == NULL);
+        }
+}
+
+TEST(save_load_delete)
+{
+        char *dir = make_dir();
+        Store *s = NULL;
+        StoreLoad l;
+        VmConfig a, b;
+        StoreRuntime rt;
+
+        ASSERT_OK(store_open(&s, dir));
+        ASSERT_TRUE(exists(dir, "definitions") && exists(dir, "runtime") &&
+                    exists(dir, "quarantine"));
+        def(&a, "alpha");
+        def(&b, "beta");
+        ASSERT_OK(store_save_definition(s, &b));
+        ASSERT_OK(store_save_definition(s, &a));
+        runtime(&rt, "alpha");
+        ASSERT_OK(store_save_runtime(s, &rt));
+        /* rewrite replaces */
+        a.vcpus = 8;
+        ASSERT_OK(store_save_definition(s, &a));
+        store_free(s);
+
+        ASSERT_OK(store_open(&s, dir));
+        ASSERT_OK(store_load(s, &l));
+        ASSERT_EQ(l.n_definitions, 2);
+        ASSERT_STREQ(l.definitions[0].name, "alpha"); /* sorted by file name */
+        ASSERT_EQ(l.definitions[0].vcpus, 8);
+        ASSERT_STREQ(l.definitions[1].name, "beta");
+        ASSERT_EQ(l.n_runtimes, 1);
+        ASSERT_EQ(l.runtimes[0].n_parcels, 2);
+        ASSERT_EQ(l.n_quarantined, 0);
+        store_load_done(&l);
+
+        ASSERT_OK(store_delete_definition(s, "beta"));
+        ASSERT_EQ(store_delete_definition(s, "beta"), -ENOENT);
+        ASSERT_OK(store_delete_runtime(s, "alpha"));
+        ASSERT_EQ(store_delete_runtime(s, "../x"), -EINVAL);
+        ASSERT_OK(store_load(s, &l));
+        ASSERT_EQ(l.n_definitions, 1);
+        ASSERT_EQ(l.n_runtimes, 0);
+        store_load_done(&l);
+
+        /* invalid input is refused before anything is written */
+        a.vcpus = 0;
+        ASSERT_EQ(store_save_definition(s, &a), -EINVAL);
+        rt.vmid = 0;
+        ASSERT_EQ(store_save_runtime(s, &rt), -EINVAL);
+        ASSERT_EQ(count_entries(dir, "definitions"), 1);
+
+        vm_config_done(&a);
+        vm_config_done(&b);
+        store_free(s);
+        rm_rf(dir);
+        free(dir);
+}
+
+TEST(crash_before_rename_keeps_old_record)
+{
+        char *dir = make_dir();
+        Store *s = NULL;
+        StoreLoad l;
+        VmConfig a;
+
+        ASSERT_OK(store_open(&s, dir));
+        def(&a, "gamma");
+        ASSERT_OK(store_save_definition(s, &a));
+        a.vcpus = 16;
+        store_set_crash_before_rename_for_test(true);
+        ASSERT_EQ(store_save_definition(s, &a), -EINTR);
+        store_set_crash_before_rename_for_test(false);
+        /* the new content sits in a temp file, the record is the old one */
+        ASSERT_EQ(count_entries(dir, "definitions"), 2);
+        store_free(s);
+
+        ASSERT_OK(store_open(&s, dir));
+        ASSERT_OK(store_load(s, &l));
+        ASSERT_EQ(l.n_definitions, 1);
+        ASSERT_EQ(l.definitions[0].vcpus, 4);
+        ASSERT_EQ(l.n_quarantined, 0);
+        store_load_done(&l);
+        /* the stale temp file was removed */
+        ASSERT_EQ(count_entries(dir, "definitions"), 1);
+        vm_config_done(&a);
+        store_free(s);
+        rm_rf(dir);
+        free(dir);
+}
+
+TEST(corrupt_records_are_quarantined)
+{
+        char *dir = make_dir();
+        Store *s = NULL;
+        StoreLoad l;
+        VmConfig a;
+        char *json = NULL;
+        int fd;
+
+        ASSERT_OK(store_open(&s, dir));
+        def(&a, "good");
+        ASSERT_OK(store_save_definition(s, &a));
+        ASSERT_OK(store_definition_to_json(&a, &json));
+        /* truncated copy, garbage, wrong file name, unexpected name, a directory */
+        write_file(dir, "definitions", "trunc.json", json, strlen(json) / 2);
+        write_file(dir, "definitions", "garbage.json", "\x01\x02\xff garbage", 11);
+        write_file(dir, "definitions", "other.json", json, strlen(json)); /* name "good" */
+        write_file(dir, "runtime", "notes.txt", "hello", 5);
+        write_file(dir, "runtime", "empty.json", "", 0);
+        {
+                char path[512];
+
+                snprintf(path, sizeof(path), "%s/runtime/dir.json", dir);
+                ASSERT_EQ(mkdir(path, 0700), 0);
+                snprintf(path, sizeof(path), "%s/definitions/link.json", dir);
+                ASSERT_EQ(symlink("/etc/passwd", path), 0);
+        }
+        /* an oversized record */
+        {
+                char path[512];
+
+                snprintf(path, sizeof(path), "%s/runtime/big.json", dir);
+                fd = open(path, O_WRONLY | O_CREAT, 0600);
+                ASSERT_TRUE(fd >= 0);
+                ASSERT_EQ(ftruncate(fd, (off_t)STORE_FILE_MAX + 1), 0);
+                close(fd);
+        }
+
+        ASSERT_OK(store_load(s, &l));
+        ASSERT_EQ(l.n_definitions, 1);
+        ASSERT_STREQ(l.definitions[0].name, "good");
+        ASSERT_EQ(l.n_runtimes, 0);
+        ASSERT_EQ(l.n_quarantined, 8);
+        for (size_t i = 0; i < l.n_quarantined; i++) {
+                ASSERT_TRUE(l.quarantined[i].reason && *l.quarantined[i].reason);
+                fprintf(stderr, "quarantined %s: %s\n", l.quarantined[i].file,
+                        l.quarantined[i].reason);
+        }
+        ASSERT_STREQ(l.quarantined[0].file, "definitions/garbage.json");
+        ASSERT_STREQ(l.quarantined[0].reason, "not valid JSON");
+        ASSERT_STREQ(l.quarantined[2].file, "definitions/other.json");
+        ASSERT_STREQ(l.quarantined[2].reason, "record name differs from its file name");
+        store_load_done(&l);
+
+        ASSERT_TRUE(exists(dir, "quarantine/definitions-trunc.json"));
+        ASSERT_TRUE(exists(dir, "quarantine/definitions-garbage.json"));
+        ASSERT_TRUE(exists(dir, "quarantine/runtime-notes.txt"));
+        ASSERT_TRUE(exists(dir, "quarantine/runtime-big.json"));
+        ASSERT_TRUE(!exists(dir, "definitions/trunc.json"));
+        ASSERT_EQ(count_entries(dir, "definitions"), 1);
+        ASSERT_EQ(count_entries(dir, "runtime"), 0);
+
+        /* a second corrupt file of the same name does not overwrite the first */
+        write_file(dir, "definitions", "trunc.json", "{", 1);
+        ASSERT_OK(store_load(s, &l));
+        ASSERT_EQ(l.n_quarantined, 1);
+        store_load_done(&l);
+        ASSERT_TRUE(exists(dir, "quarantine/definitions-trunc.json.1"));
+
+        free(json);
+        vm_config_done(&a);
+        store_free(s);
+        rm_rf(dir);
+        free(dir);
+}
+
+TEST_MAIN()
