@@ -251,11 +251,13 @@ TEST(rm_rules_many_cpus)
                 ASSERT_EQ(fdt32_to_cpu(map[i]), i % 8);
         /* GICR sized for 64 vCPUs (8 MiB) */
         {
-                const fdt64_t *reg = prop(fdt, "/intc@3fff0000", "reg", &len);
+                const uint8_t *reg = prop(fdt, "/intc@3fff0000", "reg", &len);
+                fdt64_t v[4];
 
                 ASSERT_EQ(len, 32);
-                ASSERT_U64_EQ(fdt64_to_cpu(reg[2]), 0x3fff0000 - 64 * 0x20000);
-                ASSERT_U64_EQ(fdt64_to_cpu(reg[3]), 64 * 0x20000);
+                memcpy(v, reg, sizeof(v)); /* properties are only 4-byte aligned */
+                ASSERT_U64_EQ(fdt64_to_cpu(v[2]), 0x3fff0000 - 64 * 0x20000);
+                ASSERT_U64_EQ(fdt64_to_cpu(v[3]), 64 * 0x20000);
         }
         /* image-name < 80 and vm-guid in RM form */
         ASSERT_TRUE(strlen(prop(fdt, "/gunyah-vm-config", "image-name", &len)) < 80);

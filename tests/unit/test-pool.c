@@ -210,7 +210,10 @@ TEST(out_of_memory)
         ASSERT_U64_EQ(pool_used(p), 6 * MiB); /* the failed call changed nothing */
         ASSERT_OK(pool_alloc(p, 2 * MiB, 0, &e2, &n2));
         ASSERT_U64_EQ(pool_available(p), 0);
+        free(e);
+        e = NULL;
         ASSERT_EQ(pool_alloc(p, 4096, 0, &e, &n), -ENOMEM);
+        ASSERT_TRUE(e == NULL);
         free(e2);
         drop_pool(p, m, 8 * MiB);
 }
