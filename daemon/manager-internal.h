@@ -1,0 +1,219 @@
+#pragma once
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals shared by manager*.c and vm.c: the Manager and Vm structs, the per-VM operation
+ * (VmOp) and the helpers every sequence uses (RM calls bound to a VM, persistence, errors).
+ * Not for the API layer: it uses manager.h and vm.h only.
+ *
+ * Invariants: one VmOp per VM at a time (vm->op); RM calls made for a VM count in
+ * vm->n_calls and keep the Vm alive (a destroyed Vm is freed when its last call returned);
+ * everything that changes what the RM or the pool holds for a VM is saved to its runtime
+ * record before the next RM call (vm_save_runtime()).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "events.h"
+#include "image.h"
+#include "manager.h"
+#include "pool.h"
+#include "rm-client.h"
+#include "rm-link.h"
+#include "store.h"
+#include "vm-config.h"
+#include "vm.h"
+
+#define MANAGER_RELEASE_MAX_ROUNDS 64u   /* release loop: bounded */
+#define MANAGER_RESET_POLL_USEC (20u * 1000u)
+#define MANAGER_RESET_WAIT_USEC (30ull * 1000000ull)
+#define MANAGER_DP_MAX_PARCELS RM_MAX_PARCELS_PER_VM
+
+typedef struct DeferCtx DeferCtx;
+
+typedef enum VmOpKind {
+        VM_OP_START,
+        VM_OP_STOP,
+        VM_OP_DESTROY,
+        VM_OP_RELEASE, /* internal: after a guest exit, or orphan cleaning at recovery */
+        VM_OP_RECOVER, /* internal: check with the RM after load / link-up */
+        _VM_OP_KIND_MAX,
+} VmOpKind;
+
+struct VmOp {
+        VmOpKind kind;
+        Vm *vm;
+        ManagerDoneFn done;
+        ManagerProgressFn progress;
+        void *userdata;
+        bool detached;
+        EventCause cause;
+        char *cause_method; /* owned copy behind cause.method */
+        int error;          /* first failure (start: the step that failed) */
+        ManagerError err;
+        unsigned step, n_steps;
+        bool force;
+        uint64_t timeout_usec;
+        sd_event_source *defer;
+};
+
+/* Continuation of the release loop. */
+typedef void (*VmReleaseThen)(Vm *vm, int r, const ManagerError *err);
+
+/* A block of the demand-paged region. */
+typedef struct VmBlock {
+        int parcel;       /* index in vm->parcels, -1 = not lent */
+        bool pending;     /* lend in progress */
+        uint64_t fault_usec; /* CLOCK_MONOTONIC of the fault being served */
+} VmBlock;
+
+struct Vm {
+        Manager *manager;
+        Vm *prev, *next;
+        VmConfig config;
+        bool hidden;        /* orphan found at recovery: not in the registry */
+        bool dead;          /* destroyed; freed when n_calls drops to 0 */
+        unsigned n_calls;
+        VmState state;
+        uint16_t vmid;
+        uint8_t rm_status, os_status;
+        uint16_t app_status;
+        bool rm_status_known;
+        VmExit exit;
+        bool has_exit;
+        bool crash_fetched; /* VM_GET_CRASH_MSG done for the current exit */
+        VmBootConvention boot;
+        VmParcel *parcels;
+        size_t n_parcels;
+        PoolExtent *ranges;  /* every pool range the VM holds (image RAM and blocks) */
+        size_t n_ranges;
+        ImageLayout layout;
+        uint64_t image_parcel_size; /* RAM covered by the image parcel */
+        uint64_t dp_base, dp_size, dp_block; /* demand-paged region (guest IPA) */
+        VmBlock *blocks;
+        size_t n_blocks;
+        VmPagingStats paging;
+        char *last_error;
+        VmOp *op;
+        int kernel_fd, initrd_fd;
+        /* release loop */
+        VmReleaseThen release_then;
+        unsigned release_rounds;
+        uint64_t release_deadline;
+        sd_event_source *timer;
+        ManagerError release_err;
+        int release_r;
+        size_t reclaim_next;
+        /* stop */
+        bool exit_seen_for_stop;
+        /* start */
+        void *dtb;
+        size_t dtb_size;
+        int load_kernel_fd, load_initrd_fd; /* opened for the start in progress */
+        bool release_strict;  /* destroy/stop: fail on the first RM error (no retry) */
+        unsigned release_action_failures;
+};
+
+struct Manager {
+        sd_event *event;
+        char *rm_device, *rm_socket, *pool_file, *state_dir, *image_dir;
+        int rm_fd;
+        uint64_t pool_ipa, pool_size;
+        uint64_t rpc_timeout_usec, stop_timeout_usec;
+        int image_dir_fd;
+        Pool *pool;
+        Store *store;
+        EventLog *events;
+        RmLink *link;
+        RmClient *client;
+        RmNotifyHandler *notify;
+        Vm *vms, *vms_tail;
+        size_t n_vms;
+        ManagerLinkState link_state;
+        bool started, ready, shutting_down;
+        bool syncing;        /* probe + resync in progress after a link-up */
+        bool caps_known;
+        uint32_t caps;
+        unsigned probe_pending;
+        unsigned sync_pending;
+        bool loaded;
+        ManagerReadyFn ready_cb;
+        void *ready_userdata;
+        bool ready_called;
+        sd_event_source *sync_defer;
+        Vm *hidden;          /* orphans being cleaned (not in the registry) */
+        unsigned sync_phase;   /* 1 probing, 2 checking VMs, 0 idle */
+        bool probe_failed;
+        bool resync_again;
+        DeferCtx *defers;
+};
+
+/* vm.c */
+int vm_new(Manager *m, VmConfig *config, Vm **ret); /* moves *config */
+Vm *vm_free(Vm *vm);
+/* The one function that changes vm->state. Emits EVENT_VM_STATE and logs. -EINVAL when the
+ * table forbids the transition (the state is left unchanged). */
+int vm_set_state(Vm *vm, VmState state, const EventCause *cause);
+void vm_set_last_error(Vm *vm, const char *msg);
+int vm_add_parcel(Vm *vm, VmParcelKind kind, uint64_t guest_ipa, const PoolExtent *e, size_t n);
+void vm_remove_parcel(Vm *vm, size_t i);
+int vm_add_ranges(Vm *vm, const PoolExtent *e, size_t n);
+/* Release ranges to the pool and drop them from vm->ranges. */
+void vm_release_ranges(Vm *vm, const PoolExtent *e, size_t n);
+void vm_release_all_ranges(Vm *vm);
+int vm_find_parcel(const Vm *vm, uint32_t handle);
+void vm_close_sources(Vm *vm);
+
+/* manager.c */
+void manager_vm_link(Manager *m, Vm *vm);
+void manager_vm_unlink(Manager *m, Vm *vm);
+/* RM call bound to a VM: the callback runs with the Vm alive (n_calls), or never when the
+ * manager shuts down. Synchronous failures call cb before returning. */
+typedef void (*VmCallFn)(Vm *vm, int r, uint32_t rm_error, const uint8_t *data, size_t len,
+                         void *userdata);
+void vm_call(Vm *vm, uint32_t msg_id, const void *payload, size_t len, VmCallFn cb,
+             void *userdata);
+/* Fill err for a failed RM call: "<CALL> failed: <RM error or errno>". Returns r. */
+int manager_error_rm(ManagerError *err, uint32_t msg_id, int r, uint32_t rm_error);
+int vm_save_runtime(Vm *vm);
+int vm_save_definition(Vm *vm);
+void vm_delete_records(Vm *vm, bool definition);
+int64_t vm_event(Vm *vm, EventKind kind, const EventCause *cause, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+VmOp *vm_op_new(Vm *vm, VmOpKind kind, const EventCause *cause, ManagerDoneFn done,
+                ManagerProgressFn progress, void *userdata);
+/* Complete vm->op: calls done (unless detached) and frees it. */
+void vm_op_finish(Vm *vm, int r, const ManagerError *err);
+/* Run fn(vm) from the event loop (never inside the API call). */
+int vm_op_defer(Vm *vm, void (*fn)(Vm *vm));
+uint64_t manager_now_usec(void); /* CLOCK_MONOTONIC */
+void manager_sync_done(Manager *m);
+bool manager_rm_usable(const Manager *m);
+void manager_destroy_vm(Manager *m, Vm *vm); /* unlink, delete records, event, free (deferred) */
+
+/* manager-start.c */
+void manager_start_run(Vm *vm);
+/* manager-stop.c */
+void vm_release_begin(Vm *vm, VmReleaseThen then);
+void manager_stop_run(Vm *vm);
+void manager_destroy_run(Vm *vm);
+void manager_on_vm_exited(Manager *m, Vm *vm, const uint8_t *p, size_t len);
+/* Lend the parcel at guest_ipa (already in vm->parcels, handle invalid) to the VM: MEM_LEND
+ * with ACL [{vmid, RWX}], label 0, then MEM_APPEND chunks past 512 SGL entries. The handle is
+ * recorded (and saved) as soon as the RM gives it. then gets r, rm_error and the failing call. */
+typedef void (*VmLendThen)(Vm *vm, uint64_t guest_ipa, int r, uint32_t rm_error,
+                           uint32_t msg_id, void *userdata);
+void vm_lend(Vm *vm, uint64_t guest_ipa, VmLendThen then, void *userdata);
+int vm_find_parcel_ipa(const Vm *vm, uint64_t guest_ipa);
+/* manager-paging.c */
+void manager_on_page_fault(Manager *m, const uint8_t *p, size_t len);
+void manager_on_mem_accepted(Manager *m, const uint8_t *p, size_t len);
+void manager_on_mem_released(Manager *m, const uint8_t *p, size_t len);
+int vm_paging_setup(Vm *vm);
+/* Demand-paging geometry for a given image parcel size (recovery: from the records). */
+int vm_paging_setup_image(Vm *vm, uint64_t image_parcel_size);
+/* manager-recovery.c */
+int manager_load(Manager *m);
+void manager_on_link_up(Manager *m);

@@ -1,0 +1,786 @@
+/* SPDX-License-Identifier: MIT */
+/* Manager: construction, the VM registry, RM calls bound to VMs, persistence helpers, RM
+ * notifications that drive VM state, daemon info. Sequences live in manager-*.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "manager-internal.h"
+#include "rm-error.h"
+#include "rm-ids.h"
+#include "rm-notify.h"
+#include "rm-types.h"
+
+static const char *const link_state_table[_MANAGER_LINK_STATE_MAX] = {
+        [MANAGER_LINK_DOWN] = "down",
+        [MANAGER_LINK_CONNECTING] = "connecting",
+        [MANAGER_LINK_UP] = "up",
+};
+
+const char *manager_link_state_to_string(ManagerLinkState s)
+{
+        return (int)s >= 0 && s < _MANAGER_LINK_STATE_MAX ? link_state_table[s] : NULL;
+}
+
+uint64_t manager_now_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int manager_error_set(ManagerError *err, int r, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (!err)
+                return r;
+        *err = (ManagerError){ .state = _VM_STATE_INVALID };
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof(err->message), fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int manager_error_rm(ManagerError *err, uint32_t msg_id, int r, uint32_t rm_error)
+{
+        const char *call = rm_msg_id_to_string(msg_id);
+        char callbuf[16];
+
+        if (!call) {
+                snprintf(callbuf, sizeof(callbuf), "0x%08x", msg_id);
+                call = callbuf;
+        }
+        if (r == -EREMOTEIO) {
+                const char *name = rm_error_to_string(rm_error);
+                manager_error_set(err, r, "%s failed: RM error %s (0x%x)", call,
+                                  name ? name : "unknown", rm_error);
+        } else if (r == -ECANCELED || r == -ESHUTDOWN) {
+                r = -ESHUTDOWN;
+                manager_error_set(err, r, "%s abandoned: the daemon is shutting down", call);
+        } else if (r == -EIO || r == -EBADMSG) {
+                r = -EBADMSG;
+                manager_error_set(err, r, "%s failed: malformed reply from the RM", call);
+        } else
+                manager_error_set(err, r, "%s failed: %s", call, strerror(-r));
+        if (err) {
+                err->rm_msg_id = msg_id;
+                err->rm_error = r == -EREMOTEIO ? rm_error : 0;
+        }
+        return r;
+}
+
+/* ---- registry ---- */
+
+void manager_vm_link(Manager *m, Vm *vm)
+{
+        vm->prev = m->vms_tail;
+        vm->next = NULL;
+        if (m->vms_tail)
+                m->vms_tail->next = vm;
+        else
+                m->vms = vm;
+        m->vms_tail = vm;
+        m->n_vms++;
+}
+
+void manager_vm_unlink(Manager *m, Vm *vm)
+{
+        if (vm->prev)
+                vm->prev->next = vm->next;
+        else if (m->vms == vm)
+                m->vms = vm->next;
+        if (vm->next)
+                vm->next->prev = vm->prev;
+        else if (m->vms_tail == vm)
+                m->vms_tail = vm->prev;
+        vm->prev = vm->next = NULL;
+        m->n_vms--;
+}
+
+Vm *manager_vm_lookup(Manager *m, const char *name)
+{
+        for (Vm *vm = m->vms; vm; vm = vm->next)
+                if (strcmp(vm->config.name, name) == 0)
+                        return vm;
+        return NULL;
+}
+
+Vm *manager_vm_lookup_vmid(Manager *m, uint16_t vmid)
+{
+        if (vmid == 0)
+                return NULL;
+        for (Vm *vm = m->vms; vm; vm = vm->next)
+                if (vm->vmid == vmid)
+                        return vm;
+        for (Vm *vm = m->hidden; vm; vm = vm->next)
+                if (vm->vmid == vmid)
+                        return vm;
+        return NULL;
+}
+
+Vm *manager_vm_next(Manager *m, Vm *prev)
+{
+        return prev ? prev->next : m->vms;
+}
+
+size_t manager_vm_count(const Manager *m)
+{
+        return m->n_vms;
+}
+
+EventLog *manager_get_event_log(Manager *m)
+{
+        return m->events;
+}
+
+bool manager_is_ready(const Manager *m)
+{
+        return m->ready;
+}
+
+bool manager_rm_usable(const Manager *m)
+{
+        return m->link_state == MANAGER_LINK_UP && !m->syncing && !m->shutting_down;
+}
+
+void manager_get_info(Manager *m, ManagerInfo *ret)
+{
+        RmClientStats st = {};
+        size_t running = 0;
+
+        for (Vm *vm = m->vms; vm; vm = vm->next)
+                if (vm->state == VM_STATE_RUNNING)
+                        running++;
+        if (m->client)
+                rm_client_get_stats(m->client, &st);
+        *ret = (ManagerInfo){
+                .version = GUNYAHD_VERSION,
+                .link = m->link_state,
+                .ready = m->ready,
+                .caps_known = m->caps_known,
+                .caps = m->caps,
+                .rm_profile = !m->caps_known ? "unknown"
+                              : (m->caps & MANAGER_CAP_BOOT_CONTEXT) ? "v17"
+                                                                     : "open-rm",
+                .pool_ipa = pool_ipa(m->pool),
+                .pool_size = pool_size(m->pool),
+                .pool_used = pool_used(m->pool),
+                .pool_free = pool_available(m->pool),
+                .pool_largest_free = pool_available(m->pool),
+                .n_vms = m->n_vms,
+                .n_running = running,
+                .rm_calls = st.calls,
+                .rm_errors = st.rm_errors,
+        };
+}
+
+/* ---- events ---- */
+
+int64_t vm_event(Vm *vm, EventKind kind, const EventCause *cause, const char *fmt, ...)
+{
+        _cleanup_free_ char *text = NULL;
+        va_list ap;
+        int r;
+
+        if (vm->hidden)
+                return 0;
+        va_start(ap, fmt);
+        r = vasprintf(&text, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        return event_log_append(vm->manager->events, kind, vm->config.name,
+                                vm_state_to_string(vm->state), cause, "%s", text);
+}
+
+/* ---- RM calls bound to a VM ---- */
+
+typedef struct VmCallCtx {
+        Vm *vm;
+        VmCallFn cb;
+        void *userdata;
+} VmCallCtx;
+
+static void vm_maybe_free_dead(Vm *vm)
+{
+        if (vm->dead && vm->n_calls == 0 && !vm->op)
+                vm_free(vm);
+}
+
+static void vm_call_done(RmClient *c, int r, uint32_t rm_error, const uint8_t *data, size_t len,
+                         void *userdata)
+{
+        VmCallCtx *ctx = userdata;
+        Vm *vm = ctx->vm;
+        VmCallFn cb = ctx->cb;
+        void *ud = ctx->userdata;
+
+        free(ctx);
+        vm->n_calls--;
+        if (vm->manager->shutting_down || vm->dead) {
+                vm_maybe_free_dead(vm);
+                return;
+        }
+        if (r == -EREMOTEIO)
+                log_vm_debug(vm->config.name, vm->vmid ? vm->vmid : -1, "RM error 0x%x",
+                             rm_error);
+        cb(vm, r, rm_error, data, len, ud);
+}
+
+void vm_call(Vm *vm, uint32_t msg_id, const void *payload, size_t len, VmCallFn cb,
+             void *userdata)
+{
+        Manager *m = vm->manager;
+        VmCallCtx *ctx;
+        int r;
+
+        if (!m->client || m->link_state != MANAGER_LINK_UP) {
+                cb(vm, -ENOTCONN, 0, NULL, 0, userdata);
+                return;
+        }
+        ctx = malloc(sizeof(*ctx));
+        if (!ctx) {
+                cb(vm, -ENOMEM, 0, NULL, 0, userdata);
+                return;
+        }
+        *ctx = (VmCallCtx){ .vm = vm, .cb = cb, .userdata = userdata };
+        vm->n_calls++;
+        /* Per-VM FIFO: one VM's sequence keeps its order, VMs do not starve each other. */
+        r = rm_client_call_queued(m->client, vm->vmid ? vm->vmid : 0x10000u,
+                                  msg_id, payload, len, m->rpc_timeout_usec, vm_call_done, ctx,
+                                  NULL);
+        if (r < 0) {
+                vm->n_calls--;
+                free(ctx);
+                cb(vm, r, 0, NULL, 0, userdata);
+        }
+}
+
+/* ---- persistence ---- */
+
+int vm_save_definition(Vm *vm)
+{
+        int r = store_save_definition(vm->manager->store, &vm->config);
+        if (r < 0)
+                log_vm_error_errno(vm->config.name, vm->vmid ? vm->vmid : -1, r,
+                                   "Failed to save the definition of VM %s: %m",
+                                   vm->config.name);
+        return r;
+}
+
+int vm_save_runtime(Vm *vm)
+{
+        Manager *m = vm->manager;
+        _cleanup_free_ StoreParcel *parcels = NULL;
+        StoreRuntime rt;
+        size_t n = 0;
+        int r;
+
+        if (vm->hidden)
+                return 0;
+        if (vm->vmid == 0) {
+                r = store_delete_runtime(m->store, vm->config.name);
+                return r == -ENOENT ? 0 : r;
+        }
+        parcels = calloc(MAX(vm->n_parcels, (size_t)1), sizeof(StoreParcel));
+        if (!parcels)
+                return -ENOMEM;
+        for (size_t i = 0; i < vm->n_parcels && n < STORE_PARCELS_MAX; i++) {
+                const VmParcel *p = &vm->parcels[i];
+                if (p->handle == RM_MEM_HANDLE_INVALID)
+                        continue;
+                parcels[n++] = (StoreParcel){
+                        .handle = p->handle,
+                        .label = 0,
+                        .guest_offset = p->guest_ipa - vm->config.memory_base,
+                        .accepted = p->accepted,
+                        .sgl = p->host,
+                        .n_sgl = p->n_host,
+                };
+        }
+        rt = (StoreRuntime){
+                .name = vm->config.name,
+                .vmid = vm->vmid,
+                .rm_status = vm->rm_status,
+                .boot = vm->boot == VM_BOOT_OPEN_RM ? STORE_BOOT_OPEN_RM : STORE_BOOT_V17,
+                .parcels = parcels,
+                .n_parcels = n,
+                .ranges = vm->ranges,
+                .n_ranges = vm->n_ranges,
+        };
+        r = store_save_runtime(m->store, &rt);
+        if (r < 0)
+                log_vm_error_errno(vm->config.name, vm->vmid, r,
+                                   "Failed to save the runtime record of VM %s: %m",
+                                   vm->config.name);
+        return r;
+}
+
+void vm_delete_records(Vm *vm, bool definition)
+{
+        Manager *m = vm->manager;
+        int r;
+
+        if (vm->hidden)
+                return;
+        r = store_delete_runtime(m->store, vm->config.name);
+        if (r < 0 && r != -ENOENT)
+                log_vm_warning_errno(vm->config.name, -1, r, "Failed to delete runtime record: %m");
+        if (!definition)
+                return;
+        r = store_delete_definition(m->store, vm->config.name);
+        if (r < 0 && r != -ENOENT)
+                log_vm_warning_errno(vm->config.name, -1, r, "Failed to delete definition: %m");
+}
+
+/* ---- operations ---- */
+
+VmOp *vm_op_new(Vm *vm, VmOpKind kind, const EventCause *cause, ManagerDoneFn done,
+                ManagerProgressFn progress, void *userdata)
+{
+        VmOp *op = calloc(1, sizeof(*op));
+        if (!op)
+                return NULL;
+        *op = (VmOp){ .kind = kind, .vm = vm, .done = done, .progress = progress,
+                      .userdata = userdata };
+        op->cause = cause ? *cause : EVENT_CAUSE_DAEMON_INIT;
+        op->cause.method = NULL;
+        if (cause && cause->method) {
+                op->cause_method = strdup(cause->method);
+                op->cause.method = op->cause_method;
+        }
+        vm->op = op;
+        return op;
+}
+
+void vm_op_detach(VmOp *op)
+{
+        if (op)
+                op->detached = true;
+}
+
+void vm_op_finish(Vm *vm, int r, const ManagerError *err)
+{
+        VmOp *op = vm->op;
+        ManagerError e = {};
+
+        if (!op)
+                return;
+        vm->op = NULL;
+        sd_event_source_disable_unref(op->defer);
+        if (r < 0 && err)
+                e = *err;
+        if (r < 0 && !e.message[0])
+                manager_error_set(&e, r, "%s", strerror(-r));
+        if (r < 0)
+                vm_set_last_error(vm, e.message);
+        else if (op->kind == VM_OP_START || op->kind == VM_OP_STOP)
+                vm_set_last_error(vm, NULL);
+        if (!op->detached && op->done)
+                op->done(vm->manager, vm, r, r < 0 ? &e : NULL, op->userdata);
+        free(op->cause_method);
+        free(op);
+}
+
+struct DeferCtx {
+        Vm *vm;
+        void (*fn)(Vm *vm);
+        sd_event_source *source;
+        DeferCtx *next;
+};
+
+static void defer_unlink(Manager *m, DeferCtx *d)
+{
+        for (DeferCtx **pp = &m->defers; *pp; pp = &(*pp)->next)
+                if (*pp == d) {
+                        *pp = d->next;
+                        break;
+                }
+        sd_event_source_disable_unref(d->source);
+        d->vm->n_calls--;
+        free(d);
+}
+
+static int defer_ctx_cb(sd_event_source *s, void *userdata)
+{
+        DeferCtx *d = userdata;
+        Vm *vm = d->vm;
+        void (*fn)(Vm *) = d->fn;
+
+        defer_unlink(vm->manager, d);
+        if (vm->manager->shutting_down || vm->dead) {
+                vm_maybe_free_dead(vm);
+                return 0;
+        }
+        fn(vm);
+        return 0;
+}
+
+int vm_op_defer(Vm *vm, void (*fn)(Vm *vm))
+{
+        Manager *m = vm->manager;
+        DeferCtx *d = calloc(1, sizeof(*d));
+        int r;
+
+        if (!d)
+                return -ENOMEM;
+        *d = (DeferCtx){ .vm = vm, .fn = fn };
+        r = sd_event_add_defer(m->event, &d->source, defer_ctx_cb, d);
+        if (r < 0) {
+                free(d);
+                return r;
+        }
+        vm->n_calls++;
+        d->next = m->defers;
+        m->defers = d;
+        return 0;
+}
+
+void manager_destroy_vm(Manager *m, Vm *vm)
+{
+        EventCause cause = vm->op ? vm->op->cause : EVENT_CAUSE_DAEMON_INIT;
+
+        vm_delete_records(vm, true);
+        vm_release_all_ranges(vm);
+        if (!vm->hidden) {
+                event_log_append(m->events, EVENT_VM_DESTROYED, vm->config.name, NULL, &cause,
+                                 "destroyed");
+                manager_vm_unlink(m, vm);
+        } else {
+                Vm **pp = &m->hidden;
+                while (*pp && *pp != vm)
+                        pp = &(*pp)->next;
+                if (*pp)
+                        *pp = vm->next;
+        }
+        vm->dead = true;
+}
+
+/* ---- create ---- */
+
+int manager_vm_create(Manager *m, VmConfig *config, bool persistent, const EventCause *cause,
+                      Vm **ret, ManagerError *err)
+{
+        const char *field = NULL;
+        Vm *vm;
+        int r;
+
+        if (m->shutting_down || !m->loaded)
+                return manager_error_set(err, -ESHUTDOWN, "The daemon is not ready");
+        r = vm_config_validate(config, pool_size(m->pool), &field);
+        if (r < 0)
+                return manager_error_set(err, -EINVAL, "Invalid VM configuration: %s",
+                                         field ? field : "?");
+        if (manager_vm_lookup(m, config->name))
+                return manager_error_set(err, -EEXIST, "A VM named %s exists", config->name);
+        if (vm_uuid_is_null(config->uuid)) {
+                r = vm_uuid_generate(config->uuid);
+                if (r < 0)
+                        return manager_error_set(err, r, "Cannot generate a UUID: %s",
+                                                 strerror(-r));
+        }
+        config->persistent = persistent;
+        if (persistent) {
+                r = store_save_definition(m->store, config);
+                if (r < 0)
+                        return manager_error_set(err, -EIO, "Cannot store the definition of %s: %s",
+                                                 config->name, strerror(-r));
+        }
+        r = vm_new(m, config, &vm);
+        if (r < 0) {
+                if (persistent)
+                        (void)store_delete_definition(m->store, config->name);
+                return manager_error_set(err, r, "Out of memory");
+        }
+        manager_vm_link(m, vm);
+        log_vm_info(vm->config.name, -1, "VM %s created (%s, %u vCPUs, %" PRIu64 " MiB%s)",
+                    vm->config.name, persistent ? "persistent" : "transient", vm->config.vcpus,
+                    vm->config.memory_size >> 20, vm->config.demand_paging ? ", demand paging" : "");
+        vm_event(vm, EVENT_VM_CREATED, cause, "created: %u vCPUs, %" PRIu64 " bytes%s%s",
+                 vm->config.vcpus, vm->config.memory_size,
+                 vm->config.demand_paging ? ", demand paging" : "",
+                 persistent ? ", persistent" : ", transient");
+        if (ret)
+                *ret = vm;
+        return 0;
+}
+
+int manager_vm_set_sources(Manager *m, Vm *vm, int kernel_fd, int initrd_fd)
+{
+        int k = -1, i = -1;
+
+        if (kernel_fd >= 0 && (k = fcntl(kernel_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+                return -errno;
+        if (initrd_fd >= 0 && (i = fcntl(initrd_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+                int r = -errno;
+                if (k >= 0)
+                        close(k);
+                return r;
+        }
+        if (k >= 0) {
+                if (vm->kernel_fd >= 0)
+                        close(vm->kernel_fd);
+                vm->kernel_fd = k;
+        }
+        if (i >= 0) {
+                if (vm->initrd_fd >= 0)
+                        close(vm->initrd_fd);
+                vm->initrd_fd = i;
+        }
+        return 0;
+}
+
+/* ---- RM notifications ---- */
+
+static void manager_on_vm_status(Manager *m, const uint8_t *p, size_t len)
+{
+        RmNotifyVmStatus st;
+        Vm *vm;
+
+        if (rm_decode_notify_vm_status(p, len, &st) < 0) {
+                log_warning("Malformed NOTIFY_VM_STATUS (%zu bytes), ignored", len);
+                return;
+        }
+        vm = manager_vm_lookup_vmid(m, st.vmid);
+        if (!vm) {
+                log_debug("NOTIFY_VM_STATUS for unknown VMID %u", st.vmid);
+                return;
+        }
+        bool changed = vm->rm_status != st.vm_status || vm->os_status != st.os_status ||
+                       vm->app_status != st.app_status;
+        vm->rm_status = st.vm_status;
+        vm->os_status = st.os_status;
+        vm->app_status = st.app_status;
+        vm->rm_status_known = true;
+        if (changed) {
+                EventCause cause = { .kind = EVENT_CAUSE_RM, .rm_msg_id = RM_NOTIFY_VM_STATUS };
+                const char *vs = rm_vm_status_to_string(st.vm_status);
+                const char *os = rm_os_status_to_string(st.os_status);
+                vm_event(vm, EVENT_VM_RM_STATUS, &cause, "rm %s, os %s, app %u",
+                         vs ? vs : "?", os ? os : "?", st.app_status);
+        }
+        /* The release loop waits for RESET: poke it now instead of at its next poll. */
+        if (st.vm_status == RM_VM_STATUS_RESET && vm->timer)
+                sd_event_source_set_time_relative(vm->timer, 0);
+}
+
+static void manager_on_notify(RmClient *c, uint32_t msg_id, const uint8_t *payload, size_t len,
+                              void *userdata)
+{
+        Manager *m = userdata;
+
+        if (m->shutting_down)
+                return;
+        switch (msg_id) {
+        case RM_NOTIFY_VM_STATUS:
+                manager_on_vm_status(m, payload, len);
+                break;
+        case RM_NOTIFY_VM_EXITED: {
+                uint16_t vmid = len >= 2 ? (uint16_t)(payload[0] | payload[1] << 8) : 0;
+                Vm *vm = manager_vm_lookup_vmid(m, vmid);
+                if (vm)
+                        manager_on_vm_exited(m, vm, payload, len);
+                else
+                        log_debug("NOTIFY_VM_EXITED for unknown VMID %u", vmid);
+                break;
+        }
+        case RM_NOTIFY_SIM_PAGE_FAULT:
+                manager_on_page_fault(m, payload, len);
+                break;
+        case RM_NOTIFY_MEM_ACCEPTED:
+                manager_on_mem_accepted(m, payload, len);
+                break;
+        case RM_NOTIFY_MEM_RELEASED:
+                manager_on_mem_released(m, payload, len);
+                break;
+        default:
+                log_debug("RM notification 0x%08x (%s) not used by the manager", msg_id,
+                          rm_msg_id_to_string(msg_id) ?: "?");
+                break;
+        }
+}
+
+static void manager_on_link(RmClient *c, bool up, int error, void *userdata)
+{
+        Manager *m = userdata;
+
+        if (m->shutting_down)
+                return;
+        if (up) {
+                m->link_state = MANAGER_LINK_UP;
+                log_info("RM link up");
+                event_log_append(m->events, EVENT_RM_LINK, NULL, NULL, NULL, "up");
+                manager_on_link_up(m);
+        } else {
+                m->link_state = MANAGER_LINK_CONNECTING;
+                m->caps_known = false;
+                log_warning_errno(error, "RM link down: %m");
+                event_log_append(m->events, EVENT_RM_LINK, NULL, NULL, NULL, "down: %s",
+                                 strerror(error < 0 ? -error : error));
+        }
+}
+
+/* ---- construction ---- */
+
+static int strdup_opt(const char *s, char **ret)
+{
+        *ret = NULL;
+        if (s && !(*ret = strdup(s)))
+                return -ENOMEM;
+        return 0;
+}
+
+int manager_new(sd_event *event, const ManagerOptions *o, Manager **ret)
+{
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r, n_links;
+
+        n_links = !!o->rm_device + !!o->rm_socket + (o->rm_fd >= 0);
+        if (n_links > 1)
+                return log_error_errno(-EINVAL, "Give only one of --rm-device, --rm-socket, --rm-fd");
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->image_dir_fd = -1;
+        m->rm_fd = -1;
+        m->event = sd_event_ref(event);
+        if (strdup_opt(o->rm_device, &m->rm_device) < 0 ||
+            strdup_opt(o->rm_socket, &m->rm_socket) < 0 ||
+            strdup_opt(o->pool_file, &m->pool_file) < 0 ||
+            strdup_opt(o->state_dir ? o->state_dir : MANAGER_DEFAULT_STATE_DIR, &m->state_dir) < 0 ||
+            strdup_opt(o->image_dir, &m->image_dir) < 0)
+                return -ENOMEM;
+        if (n_links == 0 && !(m->rm_device = strdup("/dev/gunyah")))
+                return -ENOMEM;
+        m->rm_fd = o->rm_fd;
+        m->pool_ipa = o->pool_ipa;
+        m->pool_size = o->pool_size;
+        m->rpc_timeout_usec = o->rpc_timeout_usec ? o->rpc_timeout_usec
+                                                  : MANAGER_DEFAULT_RPC_TIMEOUT_USEC;
+        m->stop_timeout_usec = o->stop_timeout_usec ? o->stop_timeout_usec
+                                                    : MANAGER_DEFAULT_STOP_TIMEOUT_USEC;
+        m->link_state = MANAGER_LINK_DOWN;
+
+        if (o->pool_device)
+                return log_error_errno(-EOPNOTSUPP,
+                                       "--pool device is not supported on this build (the host "
+                                       "module's uapi header reporting the pool is missing)");
+        if (!m->pool_file || m->pool_size == 0)
+                return log_error_errno(-EINVAL, "A host memory pool is required (--pool FILE:IPA:SIZE)");
+        r = pool_new_file(&m->pool, m->pool_file, m->pool_ipa, m->pool_size);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open the pool %s: %m", m->pool_file);
+        r = store_open(&m->store, m->state_dir);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open the state directory %s: %m", m->state_dir);
+        if (m->image_dir) {
+                m->image_dir_fd = open(m->image_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (m->image_dir_fd < 0)
+                        return log_error_errno(-errno, "Cannot open the image directory %s: %m",
+                                               m->image_dir);
+        }
+        r = event_log_new(o->event_log_capacity, &m->events);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+static void manager_fail_ops(Manager *m, Vm *list)
+{
+        for (Vm *vm = list; vm; vm = vm->next) {
+                if (!vm->op)
+                        continue;
+                ManagerError e;
+                manager_error_set(&e, -ESHUTDOWN, "The daemon is shutting down");
+                vm_op_finish(vm, -ESHUTDOWN, &e);
+        }
+}
+
+Manager *manager_free(Manager *m)
+{
+        if (!m)
+                return NULL;
+        m->shutting_down = true;
+        manager_fail_ops(m, m->vms);
+        manager_fail_ops(m, m->hidden);
+        /* Cancels every call: their callbacks see shutting_down and only drop references. */
+        if (m->notify)
+                rm_client_remove_notify_handler(m->client, m->notify);
+        m->client = rm_client_free(m->client);
+        m->link = rm_link_free(m->link);
+        sd_event_source_disable_unref(m->sync_defer);
+        while (m->defers)
+                defer_unlink(m, m->defers);
+        while (m->vms) {
+                Vm *vm = m->vms;
+                manager_vm_unlink(m, vm);
+                vm_free(vm);
+        }
+        while (m->hidden) {
+                Vm *vm = m->hidden;
+                m->hidden = vm->next;
+                vm_free(vm);
+        }
+        event_log_free(m->events);
+        store_free(m->store);
+        pool_free(m->pool);
+        if (m->image_dir_fd >= 0)
+                close(m->image_dir_fd);
+        free(m->rm_device);
+        free(m->rm_socket);
+        free(m->pool_file);
+        free(m->state_dir);
+        free(m->image_dir);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+
+int manager_start(Manager *m, ManagerReadyFn ready, void *userdata)
+{
+        int r;
+
+        if (m->started)
+                return -EALREADY;
+        m->ready_cb = ready;
+        m->ready_userdata = userdata;
+        r = manager_load(m);
+        if (r < 0)
+                return r;
+        if (m->rm_socket)
+                r = rm_link_new_socket(&m->link, m->event, m->rm_socket);
+        else if (m->rm_fd >= 0)
+                r = rm_link_new_fd(&m->link, m->event, m->rm_fd);
+        else
+                r = rm_link_new_device(&m->link, m->event, m->rm_device);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the RM link: %m");
+        r = rm_client_new(&m->client, m->event, m->link);
+        if (r < 0)
+                return r;
+        rm_client_set_default_timeout(m->client, m->rpc_timeout_usec);
+        rm_client_set_link_handler(m->client, manager_on_link, m);
+        r = rm_client_add_notify_handler(m->client, 0, manager_on_notify, m, &m->notify);
+        if (r < 0)
+                return r;
+        m->link_state = MANAGER_LINK_CONNECTING;
+        r = rm_link_start(m->link);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start the RM link (%s): %m",
+                                       rm_link_describe(m->link));
+        m->started = true;
+        log_info("Manager started: RM link %s, pool %s at 0x%" PRIx64 " (%" PRIu64 " MiB), state %s",
+                 rm_link_describe(m->link), m->pool_file, m->pool_ipa, m->pool_size >> 20,
+                 m->state_dir);
+        return 0;
+}
