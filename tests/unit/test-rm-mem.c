@@ -334,6 +334,17 @@ TEST(mem_accept)
         buf[20] = 0x01;
         buf[21] = 0x02;
         ASSERT_EQ(rm_decode_mem_accept(buf, sizeof(want), &d), -E2BIG);
+        memcpy(buf, want, sizeof(want));
+        buf[12] = 0x01;
+        buf[13] = 0x02; /* ACL count 513 */
+        ASSERT_EQ(rm_decode_mem_accept(buf, sizeof(want), &d), -E2BIG);
+        memcpy(buf, want, sizeof(want));
+        buf[sizeof(want) - 4] = 0x01;
+        buf[sizeof(want) - 3] = 0x02; /* attr count 513 */
+        ASSERT_EQ(rm_decode_mem_accept(buf, sizeof(want), &d), -E2BIG);
+        buf[sizeof(want) - 4] = 0x01;
+        buf[sizeof(want) - 3] = 0x00; /* attr count 1, entry missing */
+        ASSERT_EQ(rm_decode_mem_accept(buf, sizeof(want), &d), -EBADMSG);
         /* Minimum: 24 bytes, all lists empty. */
         const uint8_t min[24] = { 0x09 };
         ASSERT_EQ(rm_decode_mem_accept(min, 24, &d), 0);

@@ -213,6 +213,13 @@ TEST(mem_shared)
         buf[20] = 0x01;
         buf[21] = 0x02; /* 513 ACL entries */
         ASSERT_EQ(rm_decode_notify_mem_shared(buf, sizeof(shared), &d), -E2BIG);
+        memcpy(buf, shared, sizeof(shared));
+        buf[52] = 0x01;
+        buf[53] = 0x02; /* 513 attrs */
+        ASSERT_EQ(rm_decode_notify_mem_shared(buf, sizeof(shared), &d), -E2BIG);
+        buf[52] = 2; /* attr count mismatch */
+        buf[53] = 0;
+        ASSERT_EQ(rm_decode_notify_mem_shared(buf, sizeof(shared), &d), -EBADMSG);
         ASSERT_EQ(rm_encode_notify_mem_shared(buf, sizeof(shared) - 1, &m), -ENOBUFS);
 }
 
