@@ -143,6 +143,20 @@ int varlink_buffer_append(VarlinkBuffer *b, const void *data, size_t len)
         return varlink_buffer_commit(b, len);
 }
 
+bool varlink_buffer_has_message(VarlinkBuffer *b)
+{
+        if (b->scanned < b->start)
+                b->scanned = b->start;
+        char *nul = b->len > b->scanned ? memchr(b->data + b->scanned, 0, b->len - b->scanned)
+                                        : NULL;
+        if (!nul) {
+                b->scanned = b->len;
+                return false;
+        }
+        b->scanned = (size_t)(nul - b->data); /* next() finds it at once */
+        return true;
+}
+
 int varlink_buffer_next(VarlinkBuffer *b, const char **ret_msg, size_t *ret_len)
 {
         if (b->scanned < b->start)

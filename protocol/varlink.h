@@ -47,6 +47,9 @@ int varlink_buffer_next(VarlinkBuffer *b, const char **ret_msg, size_t *ret_len)
  * invalid on reserve. */
 int varlink_buffer_reserve(VarlinkBuffer *b, void **ret_ptr, size_t *ret_avail);
 int varlink_buffer_commit(VarlinkBuffer *b, size_t n);
+/* Whether a whole message is waiting (next() would return 1), without taking it. Each byte
+ * is scanned once over repeated calls. */
+bool varlink_buffer_has_message(VarlinkBuffer *b);
 /* Bytes held but not yet handed out (a partial message, or whole ones not yet taken). */
 size_t varlink_buffer_pending(const VarlinkBuffer *b);
 

@@ -26,3 +26,19 @@ cd $d; '${VARLINK_GO_GENERATOR}' x.varlink; test -s $d/x.go || ls $d/*.go >/dev/
         set_tests_properties(varlink-idl-parses-${iface} PROPERTIES LABELS unit)
     endforeach()
 endif()
+
+# The API server framework, built from its own sources so these tests do not depend on
+# the rest of gunyahd-core.
+set(GUNYAH_API_SERVER_SOURCES ${PROJECT_SOURCE_DIR}/daemon/api-server.c
+    ${PROJECT_SOURCE_DIR}/daemon/api-json.c ${PROJECT_SOURCE_DIR}/daemon/api-service.c
+    ${PROJECT_SOURCE_DIR}/daemon/api-certification.c ${PROJECT_SOURCE_DIR}/daemon/log.c)
+if(TARGET gunyah-varlink)
+    gunyah_add_test(test-varlink-server
+                    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test-varlink-server.c ${GUNYAH_API_SERVER_SOURCES}
+                    LIBS gunyah-varlink PkgConfig::SYSTEMD LABELS unit TIMEOUT 300)
+    target_include_directories(test-varlink-server PRIVATE ${PROJECT_SOURCE_DIR}/daemon)
+    gunyah_add_test(test-varlink-json
+                    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test-varlink-json.c ${PROJECT_SOURCE_DIR}/daemon/api-json.c
+                    LIBS gunyah-varlink LABELS unit)
+    target_include_directories(test-varlink-json PRIVATE ${PROJECT_SOURCE_DIR}/daemon)
+endif()

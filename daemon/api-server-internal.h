@@ -1,0 +1,82 @@
+#pragma once
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the API server shared by api-server.c and api-service.c (the built-in
+ * org.varlink.service). Not for handlers: they use api-server.h only.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api-server.h"
+#include "varlink.h"
+
+typedef struct sd_event_source sd_event_source;
+
+typedef struct ApiInterfaceReg {
+        const ApiInterface *iface;
+        void *userdata;
+        void (*free_userdata)(void *);
+} ApiInterfaceReg;
+
+typedef struct ApiListener {
+        ApiServer *server;
+        int fd;
+        sd_event_source *io;
+        sd_event_source *retry; /* re-enables io after an accept failure */
+        struct ApiListener *next;
+} ApiListener;
+
+typedef struct ApiOut {
+        struct ApiOut *next;
+        size_t len, off;
+        char data[];
+} ApiOut;
+
+struct ApiConn {
+        unsigned n_ref;
+        ApiServer *server;
+        ApiConn *prev, *next;
+        int fd;
+        sd_event_source *io;
+        sd_event_source *defer; /* runs queued messages after an asynchronous reply */
+        ApiPeer peer;
+        VarlinkBuffer in;
+        uint64_t in_total;      /* bytes received on the stream */
+        uint64_t in_taken;      /* bytes handed out as messages (NUL included) */
+        ApiOut *out_head, *out_tail;
+        size_t out_bytes;
+        int fds[API_FDS_MAX];   /* received, not yet attached to a call */
+        uint64_t fd_at[API_FDS_MAX]; /* stream offset where each arrived */
+        unsigned n_fds;
+        ApiCall *current;       /* the call waiting for its final reply */
+        bool eof;               /* the peer will send nothing more */
+        bool output_dead;       /* writes failed: replies are dropped */
+        bool closed;
+};
+
+struct ApiCall {
+        unsigned n_ref;
+        ApiConn *conn; /* referenced until the final reply or the disconnect */
+        ApiPeer peer;
+        VarlinkCall vc;
+        int fds[API_FDS_MAX];
+        unsigned n_fds;
+        bool completed;
+        ApiCallDisconnectFn disconnect;
+        void *disconnect_userdata;
+};
+
+struct ApiServer {
+        sd_event *event;
+        ApiServerOptions opts;
+        gid_t admin_gid;
+        bool have_admin_gid;
+        ApiInterfaceReg *ifaces;
+        size_t n_ifaces;
+        ApiListener *listeners;
+        ApiConn *conns;
+        unsigned n_conns;
+};
+
+/* api-service.c: registers org.varlink.service (GetInfo, GetInterfaceDescription). */
+int api_service_register(ApiServer *s);

@@ -1,0 +1,868 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Varlink server: listeners, connections, the call in flight, dispatch through the
+ * interface tables, authorization. Rules and limits are described in api-server.h.
+ *
+ * Lifetimes: ApiConn and ApiCall are reference counted. The server's list holds one
+ * reference on each open connection; a call holds one on its connection until its final
+ * reply or the disconnect; the dispatcher holds one on each while a handler runs, so a
+ * handler may complete or lose its call (or the connection may close) at any point.
+ *
+ * I/O: a connection reads only when it needs input (no call in flight, no whole message
+ * waiting, output below max_output); otherwise its input stays in the kernel's socket
+ * buffer, which is what bounds a client that pipelines or does not read. EPOLLHUP (the peer
+ * closed) is always reported, so a client that leaves during a long call is noticed.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "api-json.h"
+#include "api-server-internal.h"
+#include "api.h"
+#include "log.h"
+#include "macro.h"
+#include "varlink.h"
+
+#define READS_PER_WAKEUP 8u
+#define ACCEPTS_PER_WAKEUP 16u
+#define ACCEPT_RETRY_USEC (100u * 1000u)
+
+static void conn_close(ApiConn *c);
+static void conn_kick(ApiConn *c);
+static void conn_update_events(ApiConn *c);
+
+/* ---- references ---- */
+
+static ApiConn *conn_ref(ApiConn *c)
+{
+        c->n_ref++;
+        return c;
+}
+
+static void conn_free_fds(ApiConn *c)
+{
+        for (unsigned i = 0; i < c->n_fds; i++)
+                close(c->fds[i]);
+        c->n_fds = 0;
+}
+
+static void conn_free_output(ApiConn *c)
+{
+        while (c->out_head) {
+                ApiOut *o = c->out_head;
+                c->out_head = o->next;
+                free(o);
+        }
+        c->out_tail = NULL;
+        c->out_bytes = 0;
+}
+
+static ApiConn *conn_unref(ApiConn *c)
+{
+        if (!c || --c->n_ref > 0)
+                return NULL;
+        sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->defer);
+        if (c->fd >= 0)
+                close(c->fd);
+        conn_free_fds(c);
+        conn_free_output(c);
+        varlink_buffer_free(&c->in);
+        free(c);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(ApiConn *, conn_unref);
+
+ApiCall *api_call_ref(ApiCall *c)
+{
+        c->n_ref++;
+        return c;
+}
+
+static void call_close_fds(ApiCall *c)
+{
+        for (unsigned i = 0; i < c->n_fds; i++)
+                if (c->fds[i] >= 0)
+                        close(c->fds[i]);
+        c->n_fds = 0;
+}
+
+ApiCall *api_call_unref(ApiCall *c)
+{
+        if (!c || --c->n_ref > 0)
+                return NULL;
+        call_close_fds(c);
+        conn_unref(c->conn);
+        varlink_call_done(&c->vc);
+        free(c);
+        return NULL;
+}
+
+/* ---- accessors ---- */
+
+const char *api_call_method(const ApiCall *c)
+{
+        return c->vc.method;
+}
+
+bool api_call_more(const ApiCall *c)
+{
+        return c->vc.more;
+}
+
+bool api_call_oneway(const ApiCall *c)
+{
+        return c->vc.oneway;
+}
+
+const ApiPeer *api_call_peer(const ApiCall *c)
+{
+        return &c->peer;
+}
+
+bool api_call_connected(const ApiCall *c)
+{
+        return c->conn && !c->conn->closed;
+}
+
+int api_call_take_fd(ApiCall *c, unsigned index)
+{
+        if (index >= c->n_fds || c->fds[index] < 0)
+                return -ENXIO;
+        return TAKE_FD(c->fds[index]);
+}
+
+void api_call_set_disconnect(ApiCall *c, ApiCallDisconnectFn fn, void *userdata)
+{
+        c->disconnect = fn;
+        c->disconnect_userdata = userdata;
+}
+
+/* ---- output ---- */
+
+/* Queue one serialized message (NUL included). Output to a peer that stopped reading for
+ * good (EPIPE) is dropped. */
+static int conn_queue(ApiConn *c, char *data, size_t len)
+{
+        if (c->closed || c->output_dead) {
+                free(data);
+                return c->closed ? -ENOTCONN : 0;
+        }
+        ApiOut *o = malloc(sizeof(*o) + len);
+        if (!o) {
+                free(data);
+                return -ENOMEM;
+        }
+        o->next = NULL;
+        o->len = len;
+        o->off = 0;
+        memcpy(o->data, data, len);
+        free(data);
+        if (c->out_tail)
+                c->out_tail->next = o;
+        else
+                c->out_head = o;
+        c->out_tail = o;
+        c->out_bytes += len;
+        conn_update_events(c);
+        return 0;
+}
+
+static int conn_flush(ApiConn *c)
+{
+        while (c->out_head) {
+                ApiOut *o = c->out_head;
+                ssize_t n = send(c->fd, o->data + o->off, o->len - o->off,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                return 0;
+                        /* The peer is gone for writing; keep serving what it sent (oneway
+                         * calls before a close), drop every reply. */
+                        log_debug_errno(errno, "API connection: write failed, dropping output: %m");
+                        c->output_dead = true;
+                        conn_free_output(c);
+                        return 0;
+                }
+                o->off += (size_t)n;
+                c->out_bytes -= (size_t)n;
+                if (o->off < o->len)
+                        continue;
+                c->out_head = o->next;
+                if (!c->out_head)
+                        c->out_tail = NULL;
+                free(o);
+        }
+        return 0;
+}
+
+/* ---- replies ---- */
+
+static void call_complete(ApiCall *call)
+{
+        call->completed = true;
+        call_close_fds(call);
+        ApiConn *c = TAKE_PTR(call->conn);
+        if (!c)
+                return;
+        if (c->current == call) {
+                c->current = NULL;
+                api_call_unref(call); /* the connection's reference */
+        }
+        conn_kick(c);
+        conn_unref(c);
+}
+
+static int call_send(ApiCall *call, struct json_object *parameters, const char *error,
+                     bool continues)
+{
+        _cleanup_(json_object_putp) struct json_object *p = parameters;
+        if (call->completed)
+                return -EALREADY;
+        bool final = !continues;
+        int r = 0;
+        if (!api_call_connected(call))
+                r = -ENOTCONN;
+        else if (!call->vc.oneway && (final || call->vc.more)) {
+                ApiConn *c = call->conn;
+                if (continues && c->out_bytes > c->server->opts.max_output) {
+                        log_info("API client uid=%u pid=%u does not read its %s stream "
+                                 "(%zu bytes queued), disconnecting",
+                                 (unsigned)call->peer.uid, (unsigned)call->peer.pid,
+                                 call->vc.method, c->out_bytes);
+                        conn_close(c);
+                        return -ENOBUFS;
+                }
+                size_t len;
+                char *m = varlink_format_reply(p, error, continues, &len);
+                r = m ? conn_queue(c, m, len) : -ENOMEM;
+                if (r == -ENOMEM) {
+                        log_error("API: out of memory for a reply, closing the connection");
+                        conn_close(c);
+                }
+        }
+        if (final)
+                call_complete(call);
+        return r;
+}
+
+int api_call_reply(ApiCall *c, struct json_object *parameters)
+{
+        return call_send(c, parameters, NULL, false);
+}
+
+int api_call_notify(ApiCall *c, struct json_object *parameters)
+{
+        return call_send(c, parameters, NULL, true);
+}
+
+int api_call_error(ApiCall *c, const char *error, struct json_object *parameters)
+{
+        return call_send(c, parameters, error, false);
+}
+
+int api_call_error_errno(ApiCall *c, int error, const struct ApiErrorDetail *detail)
+{
+        struct json_object *p = NULL;
+        const char *name = api_error_from_errno(error, detail, &p);
+        return api_call_error(c, name, p);
+}
+
+int api_call_error_invalid_parameter(ApiCall *c, const char *parameter)
+{
+        struct json_object *p = json_object_new_object();
+        if (p)
+                api_json_add_string(p, "parameter", parameter);
+        return api_call_error(c, API_ERROR_INVALID_PARAMETER, p);
+}
+
+static int call_error_string(ApiCall *c, const char *error, const char *key, const char *value)
+{
+        struct json_object *p = json_object_new_object();
+        if (p)
+                api_json_add_string(p, key, value);
+        return api_call_error(c, error, p);
+}
+
+/* ---- dispatch ---- */
+
+static const ApiInterfaceReg *server_find_interface(ApiServer *s, const char *name, size_t len)
+{
+        for (size_t i = 0; i < s->n_ifaces; i++)
+                if (strlen(s->ifaces[i].iface->name) == len &&
+                    memcmp(s->ifaces[i].iface->name, name, len) == 0)
+                        return &s->ifaces[i];
+        return NULL;
+}
+
+static const ApiMethod *interface_find_method(const ApiInterface *iface, const char *member)
+{
+        for (const ApiMethod *m = iface->methods; m && m->name; m++)
+                if (strcmp(m->name, member) == 0)
+                        return m;
+        return NULL;
+}
+
+static void log_admin_call(const ApiCall *call)
+{
+        char uid[32], pid[32];
+        snprintf(uid, sizeof(uid), "GUNYAH_UID=%u", (unsigned)call->peer.uid);
+        snprintf(pid, sizeof(pid), "GUNYAH_PID=%u", (unsigned)call->peer.pid);
+        log_full_errno_fields(LOG_INFO, 0, LOG_FIELDS(uid, pid), "API call %s by uid=%u pid=%u",
+                              call->vc.method, (unsigned)call->peer.uid,
+                              (unsigned)call->peer.pid);
+}
+
+/* Run one parsed call whose fds are attached. Consumes the dispatcher's reference. */
+static void call_run(ApiConn *c, ApiCall *call)
+{
+        const VarlinkCall *vc = &call->vc;
+        const ApiInterfaceReg *reg = server_find_interface(c->server, vc->method,
+                                                           (size_t)(vc->interface_end - vc->method));
+        if (!reg) {
+                char iface[256];
+                snprintf(iface, sizeof(iface), "%.*s", (int)(vc->interface_end - vc->method),
+                         vc->method);
+                (void)call_error_string(call, API_ERROR_INTERFACE_NOT_FOUND, "interface", iface);
+                return;
+        }
+        const ApiMethod *m = interface_find_method(reg->iface, vc->interface_end + 1);
+        if (!m) {
+                (void)call_error_string(call, API_ERROR_METHOD_NOT_FOUND, "method", vc->method);
+                return;
+        }
+        if (vc->upgrade) {
+                (void)api_call_error_invalid_parameter(call, "upgrade");
+                return;
+        }
+        if ((m->flags & API_METHOD_REQUIRES_MORE) && !vc->more) {
+                (void)api_call_error(call, API_ERROR_EXPECTED_MORE, NULL);
+                return;
+        }
+        if (m->flags & API_METHOD_ADMIN) {
+                if (!call->peer.admin) {
+                        log_notice("API call %s by uid=%u pid=%u refused: not root nor in the "
+                                   "admin group", vc->method, (unsigned)call->peer.uid,
+                                   (unsigned)call->peer.pid);
+                        (void)api_call_error(call, API_ERROR_PERMISSION_DENIED, NULL);
+                        return;
+                }
+                log_admin_call(call);
+        }
+        const char *field = NULL;
+        if (m->fields && api_json_dispatch(vc->parameters, m->fields, NULL, NULL, &field) < 0) {
+                (void)api_call_error_invalid_parameter(call, field);
+                return;
+        }
+        int r = m->func(call, vc->parameters, reg->userdata);
+        if (r < 0 && !call->completed)
+                (void)api_call_error_errno(call, r, NULL);
+}
+
+/* Hand the fds that arrived with bytes [start, end] of the stream to the call; fds that
+ * arrived before start belonged to an earlier message that did not take them: close. */
+static void conn_attach_fds(ApiConn *c, ApiCall *call, uint64_t start, uint64_t end)
+{
+        unsigned keep = 0;
+        for (unsigned i = 0; i < c->n_fds; i++) {
+                if (c->fd_at[i] < start)
+                        close(c->fds[i]);
+                else if (c->fd_at[i] <= end && call->n_fds < API_FDS_MAX)
+                        call->fds[call->n_fds++] = c->fds[i];
+                else {
+                        c->fds[keep] = c->fds[i];
+                        c->fd_at[keep++] = c->fd_at[i];
+                }
+        }
+        c->n_fds = keep;
+}
+
+static void conn_dispatch(ApiConn *c, const char *msg, size_t len)
+{
+        uint64_t start = c->in_taken;
+        c->in_taken += len + 1;
+        ApiCall *call = calloc(1, sizeof(*call));
+        if (!call) {
+                conn_close(c);
+                return;
+        }
+        call->n_ref = 1;
+        call->peer = c->peer;
+        const char *field = "";
+        int r = varlink_call_parse_ex(msg, len, c->server->opts.max_depth, &call->vc, &field);
+        if (r < 0 && r != -EPROTO) {
+                log_debug("API connection uid=%u: %s message, closing",
+                          (unsigned)c->peer.uid, r == -ELOOP ? "too deeply nested" : "malformed");
+                free(call);
+                conn_close(c);
+                return;
+        }
+        call->conn = conn_ref(c);
+        c->current = api_call_ref(call); /* the connection's reference */
+        conn_attach_fds(c, call, start, start + len);
+        if (r == -EPROTO)
+                (void)api_call_error_invalid_parameter(call, field);
+        else
+                call_run(c, call);
+        api_call_unref(call);
+}
+
+/* Run whole messages while nothing is in flight and the client keeps up. */
+static void conn_process(ApiConn *c)
+{
+        _cleanup_(conn_unrefp) ApiConn *hold = conn_ref(c);
+        while (!c->closed && !c->current && c->out_bytes <= c->server->opts.max_output) {
+                const char *msg;
+                size_t len;
+                int r = varlink_buffer_next(&c->in, &msg, &len);
+                if (r < 0) {
+                        log_debug("API connection uid=%u: message over %zu bytes, closing",
+                                  (unsigned)c->peer.uid, c->server->opts.max_message);
+                        conn_close(c);
+                        return;
+                }
+                if (r == 0)
+                        break;
+                conn_dispatch(c, msg, len);
+        }
+        if (c->closed)
+                return;
+        /* After the peer's EOF: close once every call ran and every reply left (a partial
+         * message at the end can never complete and is dropped). */
+        if (c->eof && !c->current && (!c->out_bytes || c->output_dead))
+                conn_close(c);
+        else
+                conn_update_events(c);
+}
+
+/* ---- input ---- */
+
+static void conn_take_cmsg(ApiConn *c, struct msghdr *mh, uint64_t at)
+{
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                int *fds = (int *)(void *)CMSG_DATA(cm);
+                for (size_t i = 0; i < n; i++) {
+                        if (c->n_fds < API_FDS_MAX) {
+                                c->fds[c->n_fds] = fds[i];
+                                c->fd_at[c->n_fds++] = at;
+                        } else
+                                close(fds[i]);
+                }
+        }
+}
+
+/* One recvmsg into the buffer. Returns > 0 bytes, 0 EOF, -EAGAIN, or another -errno. */
+static int conn_recv(ApiConn *c)
+{
+        void *p;
+        size_t avail;
+        int r = varlink_buffer_reserve(&c->in, &p, &avail);
+        if (r < 0)
+                return r;
+        union {
+                struct cmsghdr align;
+                uint8_t buf[CMSG_SPACE(sizeof(int) * 8)];
+        } control;
+        struct iovec iov = { .iov_base = p, .iov_len = avail };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+                             .msg_controllen = sizeof(control) };
+        ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return errno == EINTR ? -EAGAIN : -errno;
+        conn_take_cmsg(c, &mh, c->in_total);
+        if (mh.msg_flags & MSG_CTRUNC)
+                log_debug("API connection uid=%u: too many fds in one message, extra closed",
+                          (unsigned)c->peer.uid);
+        if (n == 0)
+                return 0;
+        c->in_total += (uint64_t)n;
+        r = varlink_buffer_commit(&c->in, (size_t)n);
+        return r < 0 ? r : (int)MIN(n, (ssize_t)INT32_MAX);
+}
+
+static bool conn_wants_input(ApiConn *c)
+{
+        return !c->closed && !c->eof && !c->current && !varlink_buffer_has_message(&c->in) &&
+               c->out_bytes <= c->server->opts.max_output;
+}
+
+/* Read until a whole message is in, the socket is empty, or the budget is spent. */
+static void conn_read(ApiConn *c)
+{
+        for (unsigned i = 0; i < READS_PER_WAKEUP && conn_wants_input(c); i++) {
+                int r = conn_recv(c);
+                if (r == -EAGAIN)
+                        return;
+                if (r == 0) {
+                        c->eof = true;
+                        return;
+                }
+                if (r < 0) {
+                        if (r != -ECONNRESET)
+                                log_debug_errno(r, "API connection uid=%u: %s, closing",
+                                                (unsigned)c->peer.uid,
+                                                r == -EMSGSIZE ? "message too large"
+                                                               : "read failed");
+                        conn_close(c);
+                        return;
+                }
+        }
+}
+
+static int conn_on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+        ApiConn *c = userdata;
+        _cleanup_(conn_unrefp) ApiConn *hold = conn_ref(c);
+        if (revents & EPOLLOUT)
+                (void)conn_flush(c);
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                conn_read(c);
+        if (!c->closed && (revents & (EPOLLHUP | EPOLLERR)) && !conn_wants_input(c) &&
+            !c->eof) {
+                /* The peer is gone while we were not reading (a call in flight, or output
+                 * it will never take): nothing can reach it any more. */
+                conn_close(c);
+                return 0;
+        }
+        if (!c->closed)
+                conn_process(c);
+        return 0;
+}
+
+static int conn_on_defer(sd_event_source *src, void *userdata)
+{
+        ApiConn *c = userdata;
+        if (!c->closed)
+                conn_process(c);
+        return 0;
+}
+
+static void conn_kick(ApiConn *c)
+{
+        if (!c->closed && c->defer)
+                (void)sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+}
+
+static void conn_update_events(ApiConn *c)
+{
+        if (c->closed || !c->io)
+                return;
+        uint32_t ev = 0;
+        if (conn_wants_input(c))
+                ev |= EPOLLIN;
+        if (c->out_bytes > 0)
+                ev |= EPOLLOUT;
+        (void)sd_event_source_set_io_events(c->io, ev);
+}
+
+static void conn_close(ApiConn *c)
+{
+        if (c->closed)
+                return;
+        c->closed = true;
+        _cleanup_(conn_unrefp) ApiConn *hold = conn_ref(c);
+        c->io = sd_event_source_disable_unref(c->io);
+        c->defer = sd_event_source_disable_unref(c->defer);
+        if (c->fd >= 0) {
+                close(c->fd);
+                c->fd = -1;
+        }
+        conn_free_output(c);
+        conn_free_fds(c);
+        varlink_buffer_free(&c->in);
+        ApiServer *s = c->server;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                s->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->prev = c->next = NULL;
+        s->n_conns--;
+        ApiCall *call = TAKE_PTR(c->current);
+        if (call) {
+                call->conn = NULL;
+                conn_unref(c); /* the call's reference */
+                if (call->disconnect)
+                        call->disconnect(call, call->disconnect_userdata);
+                api_call_unref(call); /* the connection's reference */
+        }
+        conn_unref(c); /* the list's reference */
+}
+
+/* ---- connections ---- */
+
+static bool peer_in_group(int fd, gid_t gid)
+{
+        gid_t small[64];
+        socklen_t len = sizeof(small);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, small, &len) == 0) {
+                for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                        if (small[i] == gid)
+                                return true;
+                return false;
+        }
+        if (errno != ERANGE || len == 0)
+                return false;
+        _cleanup_free_ gid_t *big = malloc(len);
+        if (!big || getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, big, &len) < 0)
+                return false;
+        for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                if (big[i] == gid)
+                        return true;
+        return false;
+}
+
+static unsigned server_count_uid(const ApiServer *s, uid_t uid)
+{
+        unsigned n = 0;
+        for (const ApiConn *c = s->conns; c; c = c->next)
+                if (c->peer.uid == uid)
+                        n++;
+        return n;
+}
+
+int api_server_add_connection(ApiServer *s, int fd)
+{
+        _cleanup_close_ int owned = fd;
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return -errno;
+        if (s->n_conns >= s->opts.max_connections ||
+            server_count_uid(s, cred.uid) >= s->opts.max_connections_per_uid) {
+                log_debug("API: refusing a connection of uid=%u pid=%u: %u connections open",
+                          (unsigned)cred.uid, (unsigned)cred.pid, s->n_conns);
+                return -EUSERS;
+        }
+        ApiConn *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->n_ref = 1;
+        c->server = s;
+        c->fd = -1;
+        c->peer = (ApiPeer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
+        c->peer.admin = cred.uid == 0 ||
+                        (s->have_admin_gid && (cred.gid == s->admin_gid ||
+                                               peer_in_group(fd, s->admin_gid)));
+        varlink_buffer_init(&c->in, s->opts.max_message);
+        int r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, conn_on_io, c);
+        if (r >= 0)
+                r = sd_event_add_defer(s->event, &c->defer, conn_on_defer, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->defer, SD_EVENT_OFF);
+        if (r < 0) {
+                conn_unref(c);
+                return r;
+        }
+        c->fd = TAKE_FD(owned);
+        c->next = s->conns;
+        if (s->conns)
+                s->conns->prev = c;
+        s->conns = c;
+        s->n_conns++;
+        return 0;
+}
+
+static int listener_on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata);
+
+static int listener_retry(sd_event_source *src, uint64_t usec, void *userdata)
+{
+        ApiListener *l = userdata;
+        (void)sd_event_source_set_enabled(l->io, SD_EVENT_ON);
+        return 0;
+}
+
+static int listener_on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+        ApiListener *l = userdata;
+        for (unsigned i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
+                int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (cfd < 0) {
+                        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                                return 0;
+                        /* EMFILE and friends: pause accepting instead of spinning. */
+                        log_warning_errno(errno, "API: accept failed, pausing 100 ms: %m");
+                        (void)sd_event_source_set_enabled(l->io, SD_EVENT_OFF);
+                        (void)sd_event_source_set_time_relative(l->retry, ACCEPT_RETRY_USEC);
+                        (void)sd_event_source_set_enabled(l->retry, SD_EVENT_ONESHOT);
+                        return 0;
+                }
+                int r = api_server_add_connection(l->server, cfd);
+                if (r < 0 && r != -EUSERS)
+                        log_warning_errno(r, "API: cannot serve a new connection: %m");
+        }
+        return 0;
+}
+
+int api_server_listen_fd(ApiServer *s, int fd)
+{
+        _cleanup_close_ int owned = fd;
+        ApiListener *l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        l->server = s;
+        l->fd = -1;
+        int r = sd_event_add_io(s->event, &l->io, fd, EPOLLIN, listener_on_io, l);
+        if (r >= 0)
+                r = sd_event_add_time_relative(s->event, &l->retry, CLOCK_MONOTONIC,
+                                               ACCEPT_RETRY_USEC, 0, listener_retry, l);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(l->retry, SD_EVENT_OFF);
+        if (r < 0) {
+                sd_event_source_disable_unref(l->io);
+                sd_event_source_disable_unref(l->retry);
+                free(l);
+                return r;
+        }
+        l->fd = TAKE_FD(owned);
+        l->next = s->listeners;
+        s->listeners = l;
+        return 0;
+}
+
+int api_server_listen_path(ApiServer *s, const char *path, mode_t mode)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        (void)unlink(path);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return -errno;
+        if (chmod(path, mode) < 0 || listen(fd, SOMAXCONN) < 0)
+                return -errno;
+        return api_server_listen_fd(s, TAKE_FD(fd));
+}
+
+/* ---- server ---- */
+
+static int resolve_group(ApiServer *s, const char *name)
+{
+        struct group gr, *res = NULL;
+        char buf[4096];
+        int r = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+        if (r != 0 || !res) {
+                log_warning("API: admin group \"%s\" not found: only root may change state",
+                            name);
+                return 0;
+        }
+        s->admin_gid = res->gr_gid;
+        s->have_admin_gid = true;
+        return 0;
+}
+
+int api_server_new(sd_event *event, const ApiServerOptions *opts, ApiServer **ret)
+{
+        static const ApiServerOptions none = {};
+        const ApiServerOptions *o = opts ? opts : &none;
+        ApiServer *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->event = sd_event_ref(event);
+        s->opts = *o;
+        if (!s->opts.max_message)
+                s->opts.max_message = VARLINK_DEFAULT_MAX_MESSAGE;
+        if (!s->opts.max_depth)
+                s->opts.max_depth = VARLINK_DEFAULT_MAX_DEPTH;
+        if (!s->opts.max_connections)
+                s->opts.max_connections = API_DEFAULT_MAX_CONNECTIONS;
+        if (!s->opts.max_connections_per_uid)
+                s->opts.max_connections_per_uid = API_DEFAULT_MAX_CONNECTIONS_PER_UID;
+        if (!s->opts.max_output)
+                s->opts.max_output = API_DEFAULT_MAX_OUTPUT;
+        s->opts.version = o->version ? o->version : GUNYAHD_VERSION;
+        s->opts.admin_group = NULL; /* not kept: resolved now */
+        (void)resolve_group(s, o->admin_group ? o->admin_group : API_DEFAULT_ADMIN_GROUP);
+        int r = api_service_register(s);
+        if (r < 0) {
+                api_server_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+ApiServer *api_server_free(ApiServer *s)
+{
+        if (!s)
+                return NULL;
+        while (s->conns)
+                conn_close(s->conns);
+        while (s->listeners) {
+                ApiListener *l = s->listeners;
+                s->listeners = l->next;
+                sd_event_source_disable_unref(l->io);
+                sd_event_source_disable_unref(l->retry);
+                if (l->fd >= 0)
+                        close(l->fd);
+                free(l);
+        }
+        for (size_t i = 0; i < s->n_ifaces; i++)
+                if (s->ifaces[i].free_userdata)
+                        s->ifaces[i].free_userdata(s->ifaces[i].userdata);
+        free(s->ifaces);
+        sd_event_unref(s->event);
+        free(s);
+        return NULL;
+}
+
+int api_server_add_interface_full(ApiServer *s, const ApiInterface *iface, void *userdata,
+                                  void (*free_userdata)(void *))
+{
+        if (server_find_interface(s, iface->name, strlen(iface->name)))
+                return -EEXIST;
+        ApiInterfaceReg *n = realloc(s->ifaces, (s->n_ifaces + 1) * sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        s->ifaces = n;
+        s->ifaces[s->n_ifaces++] = (ApiInterfaceReg){ .iface = iface, .userdata = userdata,
+                                                      .free_userdata = free_userdata };
+        return 0;
+}
+
+int api_server_add_interface(ApiServer *s, const ApiInterface *iface, void *userdata)
+{
+        return api_server_add_interface_full(s, iface, userdata, NULL);
+}
+
+unsigned api_server_n_connections(const ApiServer *s)
+{
+        return s->n_conns;
+}
+
+size_t api_server_queued_bytes(const ApiServer *s)
+{
+        size_t n = 0;
+        for (const ApiConn *c = s->conns; c; c = c->next)
+                n += c->out_bytes;
+        return n;
+}
+
+void api_server_get_limits(const ApiServer *s, size_t *ret_max_message, unsigned *ret_max_depth,
+                           unsigned *ret_max_connections, unsigned *ret_max_per_uid)
+{
+        if (ret_max_message)
+                *ret_max_message = s->opts.max_message;
+        if (ret_max_depth)
+                *ret_max_depth = s->opts.max_depth;
+        if (ret_max_connections)
+                *ret_max_connections = s->opts.max_connections;
+        if (ret_max_per_uid)
+                *ret_max_per_uid = s->opts.max_connections_per_uid;
+}
