@@ -79,7 +79,8 @@ size_t rm_sgl_message_count(size_t n_sgl);
 void rm_sgl_message_range(size_t n_sgl, size_t index, size_t *ret_first, size_t *ret_count,
                           bool *ret_last);
 
-/* MEM_ACCEPT (section 11.4): min 24 bytes, lists exact. */
+/* MEM_ACCEPT (section 11.4): min 24 bytes, lists exact. As for create, the decoder accepts a
+ * message whose trailing attr list is absent (n_attr = 0); the encoder always writes it. */
 typedef struct RmMemAccept {
         uint32_t handle;
         uint8_t mem_type;
@@ -113,7 +114,8 @@ int rm_decode_mem_handle_req(const uint8_t *p, size_t len, RmMemHandleReq *ret);
 
 /* MEM_NOTIFY (section 11.6): {u32 handle, u8 flags, 3 res, u32 tag} then, for SHARED and
  * RECALL only, a VMID list {u16 n, u16 res, n x {u16 vmid, u16 res}}. Length >= 12; for
- * SHARED/RECALL the list header and its entries must be present (-EBADMSG otherwise). */
+ * SHARED/RECALL the list header and its entries must be present (-EBADMSG otherwise).
+ * Bytes after the fixed part (other flags) or after the list are ignored, as length >= 12. */
 typedef struct RmMemNotify {
         uint32_t handle;
         uint8_t flags; /* exactly one RM_MEM_NOTIFY_* (checked by the RM, not the decoder) */
