@@ -124,6 +124,8 @@ struct Manager {
         uint64_t rpc_timeout_usec, stop_timeout_usec;
         int image_dir_fd;
         Pool *pool;
+        void *pool_map;      /* --pool device: the module's mapping */
+        size_t pool_map_size;
         Store *store;
         EventLog *events;
         RmLink *link;

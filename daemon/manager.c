@@ -9,7 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include "uapi/linux/gunyah-host.h"
 
 #include "log.h"
 #include "macro.h"
@@ -631,6 +636,45 @@ static void manager_on_link(RmClient *c, bool up, int error, void *userdata)
 
 /* ---- construction ---- */
 
+/* --pool device: the host module reports the pool (GUNYAH_HOST_GET_POOL) and maps it on the
+ * same fd that carries the RM link (one opener per device), so the device is opened here
+ * and handed to the link as --rm-fd. */
+static int manager_open_pool_device(Manager *m)
+{
+        struct gunyah_host_pool hp = {};
+        _cleanup_close_ int fd = -1;
+        void *p;
+
+        if (m->rm_socket || m->rm_fd >= 0)
+                return log_error_errno(-EINVAL, "--pool device needs the RM device (--rm-device)");
+        fd = open(m->rm_device, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(-errno, "Cannot open %s: %m", m->rm_device);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return log_error_errno(-errno, "%s is owned by another process: %m", m->rm_device);
+        if (ioctl(fd, GUNYAH_HOST_GET_POOL, &hp) < 0)
+                return log_error_errno(-errno, "%s reports no VM memory pool: %m", m->rm_device);
+        if (hp.api_version != GUNYAH_HOST_API_VERSION)
+                return log_error_errno(-EPROTONOSUPPORT, "%s speaks host API %u, not %u",
+                                       m->rm_device, hp.api_version, GUNYAH_HOST_API_VERSION);
+        p = mmap(NULL, hp.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                return log_error_errno(-errno, "Cannot map the pool of %s: %m", m->rm_device);
+        m->pool_map = p;
+        m->pool_map_size = hp.size;
+        m->pool_ipa = hp.ipa_base;
+        m->pool_size = hp.size;
+        int r = pool_new_mapping(&m->pool, p, hp.ipa_base, hp.size);
+        if (r < 0)
+                return log_error_errno(r, "Unusable pool [0x%llx, +0x%llx) from %s: %m",
+                                       (unsigned long long)hp.ipa_base,
+                                       (unsigned long long)hp.size, m->rm_device);
+        m->rm_fd = TAKE_FD(fd);
+        free(m->pool_file);
+        m->pool_file = strdup(m->rm_device);
+        return 0;
+}
+
 static int strdup_opt(const char *s, char **ret)
 {
         *ret = NULL;
@@ -670,15 +714,17 @@ int manager_new(sd_event *event, const ManagerOptions *o, Manager **ret)
                                                     : MANAGER_DEFAULT_STOP_TIMEOUT_USEC;
         m->link_state = MANAGER_LINK_DOWN;
 
-        if (o->pool_device)
-                return log_error_errno(-EOPNOTSUPP,
-                                       "--pool device is not supported on this build (the host "
-                                       "module's uapi header reporting the pool is missing)");
-        if (!m->pool_file || m->pool_size == 0)
+        if (o->pool_device) {
+                r = manager_open_pool_device(m);
+                if (r < 0)
+                        return r;
+        } else if (!m->pool_file || m->pool_size == 0)
                 return log_error_errno(-EINVAL, "A host memory pool is required (--pool FILE:IPA:SIZE)");
-        r = pool_new_file(&m->pool, m->pool_file, m->pool_ipa, m->pool_size);
-        if (r < 0)
-                return log_error_errno(r, "Cannot open the pool %s: %m", m->pool_file);
+        if (!m->pool) {
+                r = pool_new_file(&m->pool, m->pool_file, m->pool_ipa, m->pool_size);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot open the pool %s: %m", m->pool_file);
+        }
         r = store_open(&m->store, m->state_dir);
         if (r < 0)
                 return log_error_errno(r, "Cannot open the state directory %s: %m", m->state_dir);
@@ -734,6 +780,10 @@ Manager *manager_free(Manager *m)
         event_log_free(m->events);
         store_free(m->store);
         pool_free(m->pool);
+        if (m->pool_map)
+                munmap(m->pool_map, m->pool_map_size);
+        if (m->rm_fd >= 0 && !m->link)
+                close(m->rm_fd);
         if (m->image_dir_fd >= 0)
                 close(m->image_dir_fd);
         free(m->rm_device);
@@ -760,7 +810,7 @@ int manager_start(Manager *m, ManagerReadyFn ready, void *userdata)
         if (m->rm_socket)
                 r = rm_link_new_socket(&m->link, m->event, m->rm_socket);
         else if (m->rm_fd >= 0)
-                r = rm_link_new_fd(&m->link, m->event, m->rm_fd);
+                r = rm_link_new_fd(&m->link, m->event, TAKE_FD(m->rm_fd));
         else
                 r = rm_link_new_device(&m->link, m->event, m->rm_device);
         if (r < 0)
