@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -229,6 +231,42 @@ TEST(read_fd_and_tool_builder)
         ASSERT_EQ(image_header_read_fd(fd, &h, &why), -EINVAL);
         ASSERT_TRUE(why == image_reason_big_endian);
         close(fd);
+}
+
+/* The CLI tool (README demo, integration tests) writes what the parser accepts. */
+TEST(tool_cli_output_parses)
+{
+        const char *bd = getenv("GUNYAH_BUILD_DIR");
+        char cmd[1024], path[] = "/tmp/test-image-cli-XXXXXX";
+        ImageHeader h;
+        const char *why = NULL;
+        int fd = mkstemp(path);
+
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        if (!bd || access(bd, F_OK) != 0) {
+                fprintf(stderr, "GUNYAH_BUILD_DIR not set, skipping the CLI check\n");
+                unlink(path);
+                return;
+        }
+        snprintf(cmd, sizeof(cmd), "%s/bin/gunyah-test-image --text-offset 0x80000 --image-size 4M %s 1M",
+                 bd, path);
+        ASSERT_EQ(system(cmd), 0);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        ASSERT_OK(image_header_read_fd(fd, &h, &why));
+        ASSERT_U64_EQ(h.text_offset, 0x80000);
+        ASSERT_U64_EQ(h.image_size, 4 * MiB);
+        ASSERT_U64_EQ(h.file_size, 1 * MiB);
+        close(fd);
+        snprintf(cmd, sizeof(cmd), "%s/bin/gunyah-test-image --big-endian %s 64K", bd, path);
+        ASSERT_EQ(system(cmd), 0);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        ASSERT_EQ(image_header_read_fd(fd, &h, &why), -EINVAL);
+        ASSERT_TRUE(why == image_reason_big_endian);
+        close(fd);
+        snprintf(cmd, sizeof(cmd), "%s/bin/gunyah-test-image %s 10 2>/dev/null", bd, path);
+        ASSERT_TRUE(system(cmd) != 0);
+        unlink(path);
 }
 
 TEST(load_into_fragmented_pool)
