@@ -372,9 +372,22 @@ int store_definition_from_json(const char *buf, size_t len, VmConfig *ret,
                 return -ENOMEM;
         }
         if (vm_config_validate(&c, 0, &field) < 0) {
+                static const char *const reasons[][2] = {
+                        { "name", "invalid VM name" },
+                        { "vcpus", "vcpus out of range" },
+                        { "memory_size", "memory_size out of range or not 2 MiB aligned" },
+                        { "memory_base", "memory_base not 2 MiB aligned or beyond 2^44" },
+                        { "kernel", "invalid kernel source" },
+                        { "initrd", "invalid initrd source" },
+                        { "cmdline", "cmdline too long or with control characters" },
+                };
+                const char *why = "invalid definition";
+
+                for (size_t i = 0; i < ELEMENTSOF(reasons); i++)
+                        if (strcmp(field, reasons[i][0]) == 0)
+                                why = reasons[i][1];
                 vm_config_done(&c);
-                /* the static field name is a fine reason: "name", "kernel", ... */
-                return reject(ret_reason, field);
+                return reject(ret_reason, why);
         }
         *ret = c;
         return 0;
