@@ -5,7 +5,8 @@
 # modpost warning fails too). The sources are copied into the build directory, so the tree
 # stays clean (kbuild 6.1 writes its objects next to the sources of an external module).
 #   scripts/build-kernel-module.sh [BUILD_DIR]     default build-kmod/
-# Result: BUILD_DIR/gunyah_host.ko and BUILD_DIR/kernel.release (the ABI it loads into).
+# Result: BUILD_DIR/gunyah_host.ko, BUILD_DIR/kernel.release (the ABI it loads into) and
+# BUILD_DIR/kernel.version (the Debian package version of those headers).
 # KDIR=... overrides the headers directory (default: the newest one install-deps unpacked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,7 @@ if grep -v '^Skipping BTF generation' "$log" | grep -i -E 'warning|error' >&2; t
 fi
 cp "$out/src/gunyah_host.ko" "$out/"
 echo "$release" >"$out/kernel.release"
+cat "$kdir/.version" >"$out/kernel.version" 2>/dev/null || : >"$out/kernel.version"
 magic=$(aarch64-linux-gnu-objcopy -O binary -j .modinfo "$out/gunyah_host.ko" /dev/stdout |
     tr '\0' '\n' | sed -n 's/^vermagic=//p')
 case "$magic" in

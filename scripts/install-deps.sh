@@ -5,6 +5,7 @@
 #   scripts/install-deps.sh --test     + test tools (clang/libFuzzer, valgrind, varlink-go, ...)
 #   scripts/install-deps.sh --cross    + arm64 cross toolchain, arm64 -dev packages, qemu-user
 #   scripts/install-deps.sh --kernel   + Debian's arm64 6.1 kernel headers for kernel/ (see below)
+#   scripts/install-deps.sh --real-rm  + what tests/real-rm/run.sh boots and assembles with
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libsystemd-dev libjson-c-dev libfdt-dev)
@@ -20,6 +21,7 @@ cross_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 # its modpost reads arm64 objects).
 kernel_pkgs=(gcc-aarch64-linux-gnu make)
 kheaders_root=${GUNYAH_KHEADERS_ROOT:-/var/cache/gunyahd-cross}
+realrm_pkgs=(qemu-system-arm device-tree-compiler cpio)
 
 want=("${build_pkgs[@]}")
 kernel=0
@@ -28,7 +30,8 @@ for arg in "$@"; do
     --test) want+=("${test_pkgs[@]}") ;;
     --cross) want+=("${cross_pkgs[@]}") ;;
     --kernel) want+=("${kernel_pkgs[@]}"); kernel=1 ;;
-    *) echo "usage: $0 [--test] [--cross] [--kernel]" >&2; exit 2 ;;
+    --real-rm) want+=("${realrm_pkgs[@]}") ;;
+    *) echo "usage: $0 [--test] [--cross] [--kernel] [--real-rm]" >&2; exit 2 ;;
     esac
 done
 
