@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -138,6 +139,8 @@ int sim_client_spawn(const char *dir, const SimSpawnOptions *opts, SimClient **r
                 return -errno;
         }
         if (sim->pid == 0) {
+                /* die with the test program, even when it aborts */
+                (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
                 int fd = fcntl(pipefd[1], F_DUPFD, 0); /* without CLOEXEC, same number string */
                 if (fd < 0 || dup2(fd, pipefd[1]) < 0)
                         _exit(127);
