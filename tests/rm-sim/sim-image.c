@@ -309,15 +309,15 @@ static int check_vdevice(const void *fdt, int node, const char *type)
 /* Whole-tree rules: memory nodes, PSCI, vdevices. */
 static int walk_tree(const void *fdt, bool *ret_psci)
 {
-        int node = 0, depth = 0, len;
+        int node = 0, depth = 0, len, dlen;
 
         *ret_psci = false;
         while ((node = fdt_next_node(fdt, node, &depth)) >= 0 && depth > 0) {
                 const char *name = fdt_get_name(fdt, node, NULL);
-                const char *dt = fdt_getprop(fdt, node, "device_type", &len);
+                const char *dt = fdt_getprop(fdt, node, "device_type", &dlen);
                 const char *vt = fdt_getprop(fdt, node, "vdevice-type", &len);
 
-                if (dt && len > 0 && strncmp(dt, "memory", (size_t)len) == 0 &&
+                if (dt && dlen > 0 && strncmp(dt, "memory", (size_t)dlen) == 0 &&
                     (depth != 1 || !name || strcmp(name, "memory") != 0))
                         return -EINVAL;
                 if (fdt_node_check_compatible(fdt, node, "arm,psci-0.2") == 0 ||
