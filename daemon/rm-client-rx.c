@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "rm-client-internal.h"
@@ -52,9 +53,10 @@ static int bad_input_level(RmClient *c)
         return c->log_window_count++ < RM_CLIENT_BAD_BURST ? LOG_WARNING : LOG_DEBUG;
 }
 
-/* "RM link: <what>: <hex>" at a rate-limited warning level. */
-static void _printf_(4, 5) log_bad(RmClient *c, const uint8_t *bytes, size_t len,
-                                   const char *fmt, ...)
+/* "RM link (<link>): <what> (<total> bytes: <hex of the first len, at most 64>)" at a
+ * rate-limited warning level. */
+static void _printf_(5, 6) log_bad(RmClient *c, const uint8_t *bytes, size_t len,
+                                   size_t total, const char *fmt, ...)
 {
         char what[256], hex[LOG_HEX_BUF_SIZE(RM_CLIENT_HEX_MAX)];
         int level = bad_input_level(c);
@@ -65,9 +67,21 @@ static void _printf_(4, 5) log_bad(RmClient *c, const uint8_t *bytes, size_t len
         va_start(ap, fmt);
         vsnprintf(what, sizeof(what), fmt, ap);
         va_end(ap);
-        log_full(level, "RM link (%s): %s (%zu bytes: %s)", rm_link_describe(c->link), what, len,
-                 log_hex(bytes, len, RM_CLIENT_HEX_MAX, hex, sizeof(hex)));
+        log_full(level, "RM link (%s): %s (%zu bytes: %s)", rm_link_describe(c->link), what,
+                 total, log_hex(bytes, len, RM_CLIENT_HEX_MAX, hex, sizeof(hex)));
 }
+
+/* The same for a whole message: its header (re-packed, byte for byte what came in, since
+ * the reassembler only accepts valid headers) followed by the start of its payload. */
+#define log_bad_msg(c, h, payload, len, ...)                                                   \
+        do {                                                                                   \
+                uint8_t m_[RM_HEADER_SIZE + RM_CLIENT_HEX_MAX];                                \
+                size_t k_ = MIN((size_t)(len), (size_t)RM_CLIENT_HEX_MAX);                     \
+                rm_header_pack((h), m_);                                                       \
+                if (k_)                                                                        \
+                        memcpy(m_ + RM_HEADER_SIZE, (payload), k_);                            \
+                log_bad((c), m_, RM_HEADER_SIZE + k_, RM_HEADER_SIZE + (len), __VA_ARGS__);        \
+        } while (0)
 
 static const char *id_name(uint32_t msg_id)
 {
@@ -114,13 +128,13 @@ static void handle_reply(RmClient *c, const RmHeader *h, const uint8_t *payload,
                         log_info("RM link: late reply to %s seq %u (after its timeout) ignored",
                                  id_name(h->msg_id), h->seq);
                 else if (call)
-                        log_bad(c, payload, len,
+                        log_bad_msg(c, h, payload, len,
                                 "reply %s 0x%08x seq %u does not match the call on the wire "
                                 "(%s 0x%08x seq %u); ignored",
                                 id_name(h->msg_id), h->msg_id, h->seq, id_name(call->msg_id),
                                 call->msg_id, call->seq);
                 else
-                        log_bad(c, payload, len,
+                        log_bad_msg(c, h, payload, len,
                                 "reply %s 0x%08x seq %u with no call on the wire; ignored",
                                 id_name(h->msg_id), h->msg_id, h->seq);
                 return;
@@ -129,7 +143,7 @@ static void handle_reply(RmClient *c, const RmHeader *h, const uint8_t *payload,
         c->stats.replies++;
         r = rm_reply_split(payload, len, &rm_err, &data, &data_len);
         if (r < 0) {
-                log_bad(c, payload, len, "reply to %s seq %u shorter than its error word",
+                log_bad_msg(c, h, payload, len, "reply to %s seq %u shorter than its error word",
                         id_name(h->msg_id), h->seq);
                 rm_client_call_complete(c, call, -EBADMSG, 0, NULL, 0);
                 return;
@@ -167,7 +181,7 @@ static void handle_notification(RmClient *c, const RmHeader *h, const uint8_t *p
 
         if (!rm_client_notification_known(h->msg_id)) {
                 c->stats.unknown_notifications++;
-                log_bad(c, payload, len, "unknown notification 0x%08x (seq %u); dropped",
+                log_bad_msg(c, h, payload, len, "unknown notification 0x%08x (seq %u); dropped",
                         h->msg_id, h->seq);
                 return;
         }
@@ -204,7 +218,7 @@ void rm_client_link_recv(RmLink *l, const uint8_t *pkt, size_t len, void *userda
                 break;
         case RM_REASM_DROPPED:
                 c->stats.bad_packets++;
-                log_bad(c, pkt, len, "packet dropped (%s)",
+                log_bad(c, pkt, len, len, "packet dropped (%s)",
                         rm_drop_reason_to_string(c->reasm.drop_reason) ?: "?");
                 break;
         case RM_REASM_COMPLETE: {
@@ -216,7 +230,7 @@ void rm_client_link_recv(RmLink *l, const uint8_t *pkt, size_t len, void *userda
                         handle_notification(c, &h, c->reasm.payload, c->reasm.len);
                 else {
                         c->stats.bad_packets++;
-                        log_bad(c, c->reasm.payload, c->reasm.len,
+                        log_bad_msg(c, &h, c->reasm.payload, c->reasm.len,
                                 "%s 0x%08x seq %u from the RM (clients never get requests); "
                                 "dropped",
                                 rm_msg_type_to_string(h.type) ?: "?", h.msg_id, h.seq);
