@@ -345,9 +345,13 @@ void sim_link_flush(Sim *s)
                 uint8_t pkt[RM_PACKET_MAX];
                 ssize_t n;
 
+                /* a message starts only when its first packet can be written (the RM parks
+                 * it otherwise: pending reply slot / notification queue) */
+                if (!window_open(s))
+                        return;
                 if (!l->tx)
                         start_next(s);
-                if (!l->tx || !window_open(s))
+                if (!l->tx)
                         return;
                 n = rm_packet_build(l->tx->type, l->tx->seq, l->tx->msg_id, l->tx->payload,
                                     l->tx->len, RM_RECV_MAX_PAYLOAD, l->tx_index, pkt);
