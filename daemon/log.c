@@ -28,15 +28,14 @@ static LogSink log_sink;
 static void *log_sink_userdata;
 
 static const char *const level_table[] = {
-        [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert",     [LOG_CRIT] = "crit",
-        [LOG_ERR] = "err",     [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
-        [LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
+    [LOG_EMERG] = "emerg",     [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "err",
+    [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
 
 static const char *const target_table[_LOG_TARGET_MAX] = {
-        [LOG_TARGET_AUTO] = "auto",
-        [LOG_TARGET_JOURNAL] = "journal",
-        [LOG_TARGET_STDERR] = "stderr",
+    [LOG_TARGET_AUTO] = "auto",
+    [LOG_TARGET_JOURNAL] = "journal",
+    [LOG_TARGET_STDERR] = "stderr",
 };
 
 const char *log_level_to_string(int level)
@@ -185,19 +184,19 @@ static bool log_to_journal(int level, int error, const char *const *fields, cons
 
         snprintf(prio, sizeof(prio), "PRIORITY=%d", level);
         snprintf(code_line, sizeof(code_line), "CODE_LINE=%d", line);
-        iov[n++] = (struct iovec){ message, strlen(message) };
-        iov[n++] = (struct iovec){ prio, strlen(prio) };
-        iov[n++] = (struct iovec){ ident, strlen(ident) };
-        iov[n++] = (struct iovec){ code_file, strlen(code_file) };
-        iov[n++] = (struct iovec){ code_line, strlen(code_line) };
-        iov[n++] = (struct iovec){ code_func, strlen(code_func) };
+        iov[n++] = (struct iovec){message, strlen(message)};
+        iov[n++] = (struct iovec){prio, strlen(prio)};
+        iov[n++] = (struct iovec){ident, strlen(ident)};
+        iov[n++] = (struct iovec){code_file, strlen(code_file)};
+        iov[n++] = (struct iovec){code_line, strlen(code_line)};
+        iov[n++] = (struct iovec){code_func, strlen(code_func)};
         if (error != 0) {
                 snprintf(err, sizeof(err), "ERRNO=%d", error);
-                iov[n++] = (struct iovec){ err, strlen(err) };
+                iov[n++] = (struct iovec){err, strlen(err)};
         }
         for (size_t i = 0; fields && fields[i] && i < LOG_FIELDS_MAX; i++)
                 if (field_valid(fields[i]))
-                        iov[n++] = (struct iovec){ (void *)fields[i], strlen(fields[i]) };
+                        iov[n++] = (struct iovec){(void *)fields[i], strlen(fields[i])};
 
         ok = sd_journal_sendv(iov, (int)n) >= 0;
 out:
@@ -269,11 +268,11 @@ int log_internal(int level, int error, const char *const *fields, const char *fi
         return r;
 }
 
-int log_vm_internal(int level, int error, const char *vm_name, int vmid, const char *file,
-                    int line, const char *func, const char *fmt, ...)
+int log_vm_internal(int level, int error, const char *vm_name, int vmid, const char *file, int line,
+                    const char *func, const char *fmt, ...)
 {
         char vm_field[128], vmid_field[32];
-        const char *fields[3] = { NULL, NULL, NULL };
+        const char *fields[3] = {NULL, NULL, NULL};
         size_t n = 0;
         va_list ap;
         int r;

@@ -53,9 +53,9 @@ int log_internal(int level, int error, const char *const *fields, const char *fi
                  const char *func, const char *fmt, ...) _printf_(7, 8);
 
 /* Fields for one message: LOG_FIELDS("GUNYAH_VM=web1", buf) */
-#define LOG_FIELDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define LOG_FIELDS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-#define log_full_errno_fields(level, error, fields, ...)                                       \
+#define log_full_errno_fields(level, error, fields, ...)                                           \
         log_internal((level), (error), (fields), __FILE__, __LINE__, __func__, __VA_ARGS__)
 #define log_full_errno(level, error, ...) log_full_errno_fields(level, error, NULL, __VA_ARGS__)
 #define log_full(level, ...) ((void)log_full_errno(level, 0, __VA_ARGS__))
@@ -76,20 +76,21 @@ int log_internal(int level, int error, const char *const *fields, const char *fi
  * Per-VM messages carry GUNYAH_VM=<name> (omitted when name is NULL) and GUNYAH_VMID=<vmid>
  * (omitted when vmid < 0, i.e. no VMID allocated yet).
  */
-int log_vm_internal(int level, int error, const char *vm_name, int vmid, const char *file,
-                    int line, const char *func, const char *fmt, ...) _printf_(8, 9);
-#define log_vm_full_errno(level, error, name, vmid, ...)                                       \
-        log_vm_internal((level), (error), (name), (vmid), __FILE__, __LINE__, __func__,        \
-                        __VA_ARGS__)
-#define log_vm_debug(name, vmid, ...) ((void)log_vm_full_errno(LOG_DEBUG, 0, name, vmid, __VA_ARGS__))
+int log_vm_internal(int level, int error, const char *vm_name, int vmid, const char *file, int line,
+                    const char *func, const char *fmt, ...) _printf_(8, 9);
+#define log_vm_full_errno(level, error, name, vmid, ...)                                           \
+        log_vm_internal((level), (error), (name), (vmid), __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define log_vm_debug(name, vmid, ...)                                                              \
+        ((void)log_vm_full_errno(LOG_DEBUG, 0, name, vmid, __VA_ARGS__))
 #define log_vm_info(name, vmid, ...) ((void)log_vm_full_errno(LOG_INFO, 0, name, vmid, __VA_ARGS__))
-#define log_vm_notice(name, vmid, ...) ((void)log_vm_full_errno(LOG_NOTICE, 0, name, vmid, __VA_ARGS__))
-#define log_vm_warning(name, vmid, ...)                                                        \
+#define log_vm_notice(name, vmid, ...)                                                             \
+        ((void)log_vm_full_errno(LOG_NOTICE, 0, name, vmid, __VA_ARGS__))
+#define log_vm_warning(name, vmid, ...)                                                            \
         ((void)log_vm_full_errno(LOG_WARNING, 0, name, vmid, __VA_ARGS__))
 #define log_vm_error(name, vmid, ...) ((void)log_vm_full_errno(LOG_ERR, 0, name, vmid, __VA_ARGS__))
-#define log_vm_warning_errno(name, vmid, error, ...)                                           \
+#define log_vm_warning_errno(name, vmid, error, ...)                                               \
         log_vm_full_errno(LOG_WARNING, error, name, vmid, __VA_ARGS__)
-#define log_vm_error_errno(name, vmid, error, ...)                                             \
+#define log_vm_error_errno(name, vmid, error, ...)                                                 \
         log_vm_full_errno(LOG_ERR, error, name, vmid, __VA_ARGS__)
 
 /*

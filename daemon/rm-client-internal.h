@@ -16,14 +16,14 @@ typedef struct RmCallQueue RmCallQueue;
 
 struct RmCall {
         RmClient *client;
-        RmCall *next, *prev;   /* in queue while waiting */
-        RmCallQueue *queue;    /* NULL once on the wire */
+        RmCall *next, *prev; /* in queue while waiting */
+        RmCallQueue *queue;  /* NULL once on the wire */
         uint32_t queue_key;
         uint32_t msg_id;
-        uint16_t seq;          /* valid once sent */
-        RmCallFn cb;           /* NULL: cancelled while on the wire (zombie) */
+        uint16_t seq; /* valid once sent */
+        RmCallFn cb;  /* NULL: cancelled while on the wire (zombie) */
         void *userdata;
-        uint64_t timeout;      /* usec, from the moment it is sent */
+        uint64_t timeout; /* usec, from the moment it is sent */
         uint64_t t_submit, t_sent;
         size_t len;
         uint8_t payload[];
@@ -32,15 +32,15 @@ struct RmCall {
 struct RmCallQueue {
         uint32_t key;
         RmCall *head, *tail;
-        RmCallQueue *next;     /* ring of non-empty queues */
+        RmCallQueue *next; /* ring of non-empty queues */
 };
 
 struct RmNotifyHandler {
         RmNotifyHandler *next;
-        uint32_t msg_id;       /* 0 = all */
+        uint32_t msg_id; /* 0 = all */
         RmNotifyFn fn;
         void *userdata;
-        uint64_t since;        /* not called for notifications numbered <= since */
+        uint64_t since; /* not called for notifications numbered <= since */
         bool removed;
 };
 
@@ -50,20 +50,20 @@ struct RmClient {
         uint64_t default_timeout;
         uint16_t next_seq;
 
-        RmCall *inflight;      /* the one request on the wire, or NULL */
+        RmCall *inflight; /* the one request on the wire, or NULL */
         RmCallQueue *ring_head, *ring_tail;
         size_t n_waiting;
-        sd_event_source *pump; /* defer: sends the next call from the loop */
-        sd_event_source *timer;/* deadline of the call in flight */
+        sd_event_source *pump;  /* defer: sends the next call from the loop */
+        sd_event_source *timer; /* deadline of the call in flight */
 
-        bool have_last_timeout;/* to tell a late reply from a stray one in the log */
+        bool have_last_timeout; /* to tell a late reply from a stray one in the log */
         uint16_t last_timeout_seq;
         uint32_t last_timeout_msg_id;
 
         RmReassembler reasm;
 
         RmNotifyHandler *handlers;
-        uint64_t notify_number;/* notifications dispatched so far */
+        uint64_t notify_number; /* notifications dispatched so far */
         unsigned dispatch_depth;
         bool handlers_dirty;
 

@@ -55,8 +55,8 @@ static int bad_input_level(RmClient *c)
 
 /* "RM link (<link>): <what> (<total> bytes: <hex of the first len, at most 64>)" at a
  * rate-limited warning level. */
-static void _printf_(5, 6) log_bad(RmClient *c, const uint8_t *bytes, size_t len,
-                                   size_t total, const char *fmt, ...)
+static void _printf_(5, 6)
+    log_bad(RmClient *c, const uint8_t *bytes, size_t len, size_t total, const char *fmt, ...)
 {
         char what[256], hex[LOG_HEX_BUF_SIZE(RM_CLIENT_HEX_MAX)];
         int level = bad_input_level(c);
@@ -67,19 +67,19 @@ static void _printf_(5, 6) log_bad(RmClient *c, const uint8_t *bytes, size_t len
         va_start(ap, fmt);
         vsnprintf(what, sizeof(what), fmt, ap);
         va_end(ap);
-        log_full(level, "RM link (%s): %s (%zu bytes: %s)", rm_link_describe(c->link), what,
-                 total, log_hex(bytes, len, RM_CLIENT_HEX_MAX, hex, sizeof(hex)));
+        log_full(level, "RM link (%s): %s (%zu bytes: %s)", rm_link_describe(c->link), what, total,
+                 log_hex(bytes, len, RM_CLIENT_HEX_MAX, hex, sizeof(hex)));
 }
 
 /* The same for a whole message: its header (re-packed, byte for byte what came in, since
  * the reassembler only accepts valid headers) followed by the start of its payload. */
-#define log_bad_msg(c, h, payload, len, ...)                                                   \
-        do {                                                                                   \
-                uint8_t m_[RM_HEADER_SIZE + RM_CLIENT_HEX_MAX];                                \
-                size_t k_ = MIN((size_t)(len), (size_t)RM_CLIENT_HEX_MAX);                     \
-                rm_header_pack((h), m_);                                                       \
-                if (k_)                                                                        \
-                        memcpy(m_ + RM_HEADER_SIZE, (payload), k_);                            \
+#define log_bad_msg(c, h, payload, len, ...)                                                       \
+        do {                                                                                       \
+                uint8_t m_[RM_HEADER_SIZE + RM_CLIENT_HEX_MAX];                                    \
+                size_t k_ = MIN((size_t)(len), (size_t)RM_CLIENT_HEX_MAX);                         \
+                rm_header_pack((h), m_);                                                           \
+                if (k_)                                                                            \
+                        memcpy(m_ + RM_HEADER_SIZE, (payload), k_);                                \
                 log_bad((c), m_, RM_HEADER_SIZE + k_, RM_HEADER_SIZE + (len), __VA_ARGS__);        \
         } while (0)
 
@@ -129,14 +129,14 @@ static void handle_reply(RmClient *c, const RmHeader *h, const uint8_t *payload,
                                  id_name(h->msg_id), h->seq);
                 else if (call)
                         log_bad_msg(c, h, payload, len,
-                                "reply %s 0x%08x seq %u does not match the call on the wire "
-                                "(%s 0x%08x seq %u); ignored",
-                                id_name(h->msg_id), h->msg_id, h->seq, id_name(call->msg_id),
-                                call->msg_id, call->seq);
+                                    "reply %s 0x%08x seq %u does not match the call on the wire "
+                                    "(%s 0x%08x seq %u); ignored",
+                                    id_name(h->msg_id), h->msg_id, h->seq, id_name(call->msg_id),
+                                    call->msg_id, call->seq);
                 else
                         log_bad_msg(c, h, payload, len,
-                                "reply %s 0x%08x seq %u with no call on the wire; ignored",
-                                id_name(h->msg_id), h->msg_id, h->seq);
+                                    "reply %s 0x%08x seq %u with no call on the wire; ignored",
+                                    id_name(h->msg_id), h->msg_id, h->seq);
                 return;
         }
 
@@ -144,7 +144,7 @@ static void handle_reply(RmClient *c, const RmHeader *h, const uint8_t *payload,
         r = rm_reply_split(payload, len, &rm_err, &data, &data_len);
         if (r < 0) {
                 log_bad_msg(c, h, payload, len, "reply to %s seq %u shorter than its error word",
-                        id_name(h->msg_id), h->seq);
+                            id_name(h->msg_id), h->seq);
                 rm_client_call_complete(c, call, -EBADMSG, 0, NULL, 0);
                 return;
         }
@@ -173,8 +173,7 @@ static void handlers_sweep(RmClient *c)
         c->handlers_dirty = false;
 }
 
-static void handle_notification(RmClient *c, const RmHeader *h, const uint8_t *payload,
-                                size_t len)
+static void handle_notification(RmClient *c, const RmHeader *h, const uint8_t *payload, size_t len)
 {
         unsigned delivered = 0;
         uint64_t n;
@@ -182,7 +181,7 @@ static void handle_notification(RmClient *c, const RmHeader *h, const uint8_t *p
         if (!rm_client_notification_known(h->msg_id)) {
                 c->stats.unknown_notifications++;
                 log_bad_msg(c, h, payload, len, "unknown notification 0x%08x (seq %u); dropped",
-                        h->msg_id, h->seq);
+                            h->msg_id, h->seq);
                 return;
         }
         c->stats.notifications++;
@@ -231,9 +230,9 @@ void rm_client_link_recv(RmLink *l, const uint8_t *pkt, size_t len, void *userda
                 else {
                         c->stats.bad_packets++;
                         log_bad_msg(c, &h, c->reasm.payload, c->reasm.len,
-                                "%s 0x%08x seq %u from the RM (clients never get requests); "
-                                "dropped",
-                                rm_msg_type_to_string(h.type) ?: "?", h.msg_id, h.seq);
+                                    "%s 0x%08x seq %u from the RM (clients never get requests); "
+                                    "dropped",
+                                    rm_msg_type_to_string(h.type) ?: "?", h.msg_id, h.seq);
                 }
                 break;
         }

@@ -264,8 +264,7 @@ void rm_client_call_complete(RmClient *c, RmCall *call, int r, uint32_t rm_error
                 if (c->latency_fn)
                         c->latency_fn(c, call->msg_id, r,
                                       call->t_sent ? call->t_sent - call->t_submit : 0,
-                                      call->t_sent ? now - call->t_sent : 0,
-                                      c->latency_userdata);
+                                      call->t_sent ? now - call->t_sent : 0, c->latency_userdata);
                 cb(c, r, r == -EREMOTEIO ? rm_error : 0, r >= 0 || r == -EREMOTEIO ? data : NULL,
                    r >= 0 || r == -EREMOTEIO ? data_len : 0, call->userdata);
         }
@@ -345,9 +344,8 @@ static int client_send(RmClient *c, RmCall *call)
         if (nf < 0)
                 return nf; /* checked at submission */
         for (int i = 0; i <= nf; i++) {
-                ssize_t n = rm_packet_build(RM_MSG_REQUEST, call->seq, call->msg_id,
-                                            call->payload, call->len, RM_SEND_MAX_PAYLOAD,
-                                            (size_t)i, pkt);
+                ssize_t n = rm_packet_build(RM_MSG_REQUEST, call->seq, call->msg_id, call->payload,
+                                            call->len, RM_SEND_MAX_PAYLOAD, (size_t)i, pkt);
                 if (n < 0)
                         return (int)n;
                 /* After the first packet only -ENOMEM can fail here (the link was up for the
@@ -467,6 +465,6 @@ int rm_client_call_queued(RmClient *c, uint32_t queue_key, uint32_t msg_id, cons
 int rm_client_call(RmClient *c, uint32_t msg_id, const void *payload, size_t len,
                    uint64_t timeout_usec, RmCallFn cb, void *userdata, RmCall **ret_call)
 {
-        return rm_client_call_queued(c, RM_CALL_QUEUE_DEFAULT, msg_id, payload, len,
-                                     timeout_usec, cb, userdata, ret_call);
+        return rm_client_call_queued(c, RM_CALL_QUEUE_DEFAULT, msg_id, payload, len, timeout_usec,
+                                     cb, userdata, ret_call);
 }

@@ -69,18 +69,18 @@ typedef void (*RmLatencyFn)(RmClient *c, uint32_t msg_id, int r, uint64_t queue_
                             uint64_t rpc_usec, void *userdata);
 
 typedef struct RmClientStats {
-        uint64_t calls;            /* accepted by rm_client_call*() */
-        uint64_t requests_sent;    /* requests handed to the link */
+        uint64_t calls;         /* accepted by rm_client_call*() */
+        uint64_t requests_sent; /* requests handed to the link */
         uint64_t packets_sent;
-        uint64_t replies;          /* matching replies (RM_OK or not) */
-        uint64_t rm_errors;        /* replies with rm_error != 0 */
+        uint64_t replies;   /* matching replies (RM_OK or not) */
+        uint64_t rm_errors; /* replies with rm_error != 0 */
         uint64_t timeouts;
         uint64_t cancelled;
-        uint64_t link_failures;    /* calls failed with -ENOTCONN */
-        uint64_t aborted;          /* calls failed with -EIO / -EBADMSG */
-        uint64_t notifications;    /* delivered (known IDs) */
-        uint64_t bad_packets;      /* dropped by header/reassembly rules or wrong type */
-        uint64_t unmatched_replies;/* reply to nothing / wrong msg_id / late */
+        uint64_t link_failures;     /* calls failed with -ENOTCONN */
+        uint64_t aborted;           /* calls failed with -EIO / -EBADMSG */
+        uint64_t notifications;     /* delivered (known IDs) */
+        uint64_t bad_packets;       /* dropped by header/reassembly rules or wrong type */
+        uint64_t unmatched_replies; /* reply to nothing / wrong msg_id / late */
         uint64_t unknown_notifications;
         uint64_t packets_received;
 } RmClientStats;

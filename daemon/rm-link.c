@@ -48,20 +48,20 @@ typedef struct RmLinkPacket {
 struct RmLink {
         sd_event *event;
         RmLinkKind kind;
-        char *path;                /* device / socket path; NULL for fd */
-        int fd;                    /* -1 while down (device, socket) */
+        char *path; /* device / socket path; NULL for fd */
+        int fd;     /* -1 while down (device, socket) */
         bool started;
         bool up;
-        bool want_out;             /* io source currently includes EPOLLOUT */
-        int pending_error;         /* write error to turn into "down" from the loop */
+        bool want_out;     /* io source currently includes EPOLLOUT */
+        int pending_error; /* write error to turn into "down" from the loop */
 
         sd_event_source *io;
-        sd_event_source *kick;     /* defer, ONESHOT when armed: first attempt, write errors */
-        sd_event_source *retry;    /* backoff timer */
+        sd_event_source *kick;  /* defer, ONESHOT when armed: first attempt, write errors */
+        sd_event_source *retry; /* backoff timer */
         uint64_t backoff_min, backoff_max, backoff_cur;
-        unsigned failed_attempts;  /* since the last successful connect, for log levels */
+        unsigned failed_attempts; /* since the last successful connect, for log levels */
 
-        RmLinkPacket *txq;         /* ring */
+        RmLinkPacket *txq; /* ring */
         size_t tx_head, tx_count, tx_cap;
 
         RmLinkRecvFn recv_fn;
@@ -72,9 +72,9 @@ struct RmLink {
 };
 
 static const char *const kind_table[_RM_LINK_KIND_MAX] = {
-        [RM_LINK_DEVICE] = "device",
-        [RM_LINK_SOCKET] = "socket",
-        [RM_LINK_FD] = "fd",
+    [RM_LINK_DEVICE] = "device",
+    [RM_LINK_SOCKET] = "socket",
+    [RM_LINK_FD] = "fd",
 };
 
 const char *rm_link_kind_to_string(RmLinkKind k)
@@ -102,8 +102,7 @@ static int link_alloc(RmLink **ret, sd_event *e, RmLinkKind kind, const char *pa
                         free(l);
                         return -ENOMEM;
                 }
-                snprintf(l->description, sizeof(l->description), "%s %s", kind_table[kind],
-                         path);
+                snprintf(l->description, sizeof(l->description), "%s %s", kind_table[kind], path);
         } else
                 snprintf(l->description, sizeof(l->description), "fd %d", fd);
         l->event = sd_event_ref(e);
@@ -243,7 +242,7 @@ static int link_open_device(RmLink *l, bool quiet)
 static int link_connect_socket(RmLink *l)
 {
         _cleanup_close_ int fd = -1;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
         fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
@@ -304,8 +303,10 @@ static void link_went_down(RmLink *l, int error)
         link_close_fd(l);
         link_tx_clear(l);
         if (l->kind == RM_LINK_FD)
-                log_error_errno(error, "RM link lost (%s): %m; an inherited fd cannot be "
-                                "reopened, the link stays down", l->description);
+                log_error_errno(error,
+                                "RM link lost (%s): %m; an inherited fd cannot be "
+                                "reopened, the link stays down",
+                                l->description);
         else
                 log_warning_errno(error, "RM link lost (%s): %m; reconnecting", l->description);
         if (l->state_fn)
@@ -336,8 +337,8 @@ static void link_attempt(RmLink *l)
                         log_info_errno(r, "RM link %s not available yet: %m; retrying",
                                        l->description);
                 else
-                        log_debug_errno(r, "RM link %s: attempt %u failed: %m",
-                                        l->description, l->failed_attempts);
+                        log_debug_errno(r, "RM link %s: attempt %u failed: %m", l->description,
+                                        l->failed_attempts);
                 link_schedule_retry(l);
                 return;
         }
@@ -486,7 +487,7 @@ int rm_link_send(RmLink *l, const uint8_t *pkt, size_t len)
  */
 static bool link_peer_gone(RmLink *l)
 {
-        struct pollfd p = { .fd = l->fd, .events = POLLIN | POLLRDHUP };
+        struct pollfd p = {.fd = l->fd, .events = POLLIN | POLLRDHUP};
 
         if (poll(&p, 1, 0) < 0)
                 return true;

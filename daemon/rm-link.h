@@ -57,8 +57,8 @@ typedef struct RmLinkStats {
 
 /*
  * Constructors: the link is idle until rm_link_start(). new_device and new_socket copy path;
- * new_fd takes ownership of fd (closed by rm_link_free even on failure) and sets O_NONBLOCK
- * and FD_CLOEXEC on it. Return 0 or -ENOMEM / -EINVAL (path empty or too long for a socket).
+ * new_fd takes ownership of fd (closed at once on failure, else by rm_link_free) and sets
+ * O_NONBLOCK and FD_CLOEXEC on it. Return 0 or -ENOMEM / -EINVAL (path empty or too long for a socket).
  */
 int rm_link_new_device(RmLink **ret, sd_event *e, const char *path);
 int rm_link_new_socket(RmLink **ret, sd_event *e, const char *path);

@@ -38,7 +38,7 @@ typedef struct Fake {
         int rm_fd; /* the fake RM's end */
         RmLink *link;
         RmClient *client;
-        unsigned events;      /* event counter shared by calls and notifications */
+        unsigned events; /* event counter shared by calls and notifications */
         unsigned ups, downs;
         int down_error;
         /* notifications seen */
@@ -190,18 +190,18 @@ static inline void fake_rm_write(Fake *f, const uint8_t *p, size_t len)
         ASSERT_EQ(send(f->rm_fd, p, len, MSG_NOSIGNAL), (ssize_t)len);
 }
 
-#define FAKE_RM_WRITE(f, ...)                                                                  \
-        do {                                                                                   \
-                const uint8_t fw_b_[] = { __VA_ARGS__ };                                          \
-                fake_rm_write((f), fw_b_, sizeof(fw_b_));                                            \
+#define FAKE_RM_WRITE(f, ...)                                                                      \
+        do {                                                                                       \
+                const uint8_t fw_b_[] = {__VA_ARGS__};                                             \
+                fake_rm_write((f), fw_b_, sizeof(fw_b_));                                          \
         } while (0)
 
 /* Read one packet and compare it with the expected bytes. */
-#define FAKE_RM_EXPECT(f, ...)                                                                 \
-        do {                                                                                   \
-                const uint8_t fe_exp_[] = { __VA_ARGS__ };                                          \
-                uint8_t fe_got_[512];                                                               \
-                size_t fe_n_ = fake_rm_read((f), fe_got_, sizeof(fe_got_));                                 \
-                ASSERT_EQ(fe_n_, sizeof(fe_exp_));                                                     \
-                ASSERT_MEMEQ(fe_got_, fe_exp_, sizeof(fe_exp_));                                              \
+#define FAKE_RM_EXPECT(f, ...)                                                                     \
+        do {                                                                                       \
+                const uint8_t fe_exp_[] = {__VA_ARGS__};                                           \
+                uint8_t fe_got_[512];                                                              \
+                size_t fe_n_ = fake_rm_read((f), fe_got_, sizeof(fe_got_));                        \
+                ASSERT_EQ(fe_n_, sizeof(fe_exp_));                                                 \
+                ASSERT_MEMEQ(fe_got_, fe_exp_, sizeof(fe_exp_));                                   \
         } while (0)

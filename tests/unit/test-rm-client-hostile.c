@@ -40,11 +40,11 @@ static void cap_reset(const char *want_hex)
 /* A VM_GET_STATE round trip with the given seq, to prove the client still works. */
 static void round_trip(Fake *f, uint16_t seq)
 {
-        CallResult res = { 0 };
+        CallResult res = {0};
 
         rm_client_set_next_seq(f->client, seq);
         ASSERT_OK(rm_client_call(f->client, RM_VM_GET_STATE,
-                                 ((const uint8_t[]){ 0x80, 0x00, 0x00, 0x00 }), 4, 0, fake_call_cb,
+                                 ((const uint8_t[]){0x80, 0x00, 0x00, 0x00}), 4, 0, fake_call_cb,
                                  &res, NULL));
         FAKE_RM_EXPECT(f, 0x21, 0x01, (uint8_t)seq, (uint8_t)(seq >> 8), 0x17, 0x00, 0x00, 0x56,
                        0x80, 0x00, 0x00, 0x00);
@@ -61,7 +61,7 @@ static void start_call(Fake *f, CallResult *res)
 {
         rm_client_set_next_seq(f->client, 5);
         ASSERT_OK(rm_client_call(f->client, RM_VM_START,
-                                 ((const uint8_t[]){ 0x80, 0x00, 0x00, 0x00 }), 4, 0, fake_call_cb,
+                                 ((const uint8_t[]){0x80, 0x00, 0x00, 0x00}), 4, 0, fake_call_cb,
                                  res, NULL));
         FAKE_RM_EXPECT(f, 0x21, 0x01, 0x05, 0x00, 0x04, 0x00, 0x00, 0x56, 0x80, 0x00, 0x00, 0x00);
 }
@@ -78,21 +78,21 @@ static void reply_ok_seq5(Fake *f, CallResult *res)
 TEST(bad_headers)
 {
         uint8_t big[300];
-        CallResult res = { 0 };
+        CallResult res = {0};
         RmClientStats st;
         Fake f;
 
         cap_reset("21 3e 05 00 04 00 00 56");
         fake_init(&f);
         start_call(&f, &res);
-        FAKE_RM_WRITE(&f, 0x21, 0x02, 0x05, 0x00, 0x04);                         /* 5 bytes */
+        FAKE_RM_WRITE(&f, 0x21, 0x02, 0x05, 0x00, 0x04);                               /* 5 bytes */
         FAKE_RM_WRITE(&f, 0x22, 0x02, 0x05, 0x00, 0x04, 0x00, 0x00, 0x56, 0, 0, 0, 0); /* v2 */
         FAKE_RM_WRITE(&f, 0x31, 0x02, 0x05, 0x00, 0x04, 0x00, 0x00, 0x56, 0, 0, 0, 0); /* 3 words */
         /* num_fragments 63 on a reply: (63 << 2) | 2 = 0xfe; 0x3e = (15<<2)|2 is allowed but
          * then interrupted below. */
         FAKE_RM_WRITE(&f, 0x21, 0xfe, 0x05, 0x00, 0x04, 0x00, 0x00, 0x56, 0, 0, 0, 0);
         memset(big, 0, sizeof(big));
-        memcpy(big, (const uint8_t[]){ 0x21, 0x02, 0x05, 0x00, 0x04, 0x00, 0x00, 0x56 }, 8);
+        memcpy(big, (const uint8_t[]){0x21, 0x02, 0x05, 0x00, 0x04, 0x00, 0x00, 0x56}, 8);
         fake_rm_write(&f, big, sizeof(big)); /* 300 > 240 */
         fake_rm_write(&f, big, 0);           /* empty packet: not EOF */
         fake_run_idle(&f);
@@ -191,7 +191,7 @@ TEST(unknown_notification)
 TEST(reply_aborted_by_new_message)
 {
         uint8_t pkt[240];
-        CallResult res = { 0 };
+        CallResult res = {0};
         Fake f;
 
         cap_reset(NULL);
@@ -199,7 +199,7 @@ TEST(reply_aborted_by_new_message)
         start_call(&f, &res);
         memset(pkt, 0xab, sizeof(pkt));
         /* reply, 2 continuations announced: (2<<2)|2 = 0x0a */
-        memcpy(pkt, (const uint8_t[]){ 0x21, 0x0a, 0x05, 0x00, 0x04, 0x00, 0x00, 0x56, 0, 0, 0, 0 },
+        memcpy(pkt, (const uint8_t[]){0x21, 0x0a, 0x05, 0x00, 0x04, 0x00, 0x00, 0x56, 0, 0, 0, 0},
                12);
         fake_rm_write(&f, pkt, 240);
         FAKE_RM_WRITE(&f, 0x21, 0x03, 0x00, 0x00, 0x08, 0x00, 0x10, 0x56, 0x80, 0x00, 0x00, 0x00,
@@ -219,14 +219,14 @@ TEST(reply_aborted_by_new_message)
 TEST(reply_aborted_by_mismatched_continuation)
 {
         uint8_t pkt[240];
-        CallResult res = { 0 }, res2 = { 0 };
+        CallResult res = {0}, res2 = {0};
         Fake f;
 
         cap_reset(NULL);
         fake_init(&f);
         start_call(&f, &res);
         memset(pkt, 0, sizeof(pkt));
-        memcpy(pkt, (const uint8_t[]){ 0x21, 0x06, 0x05, 0x00, 0x04, 0x00, 0x00, 0x56 }, 8);
+        memcpy(pkt, (const uint8_t[]){0x21, 0x06, 0x05, 0x00, 0x04, 0x00, 0x00, 0x56}, 8);
         fake_rm_write(&f, pkt, 240);
         /* continuation with msg_id VM_STOP */
         FAKE_RM_WRITE(&f, 0x21, 0x04, 0x05, 0x00, 0x05, 0x00, 0x00, 0x56, 0x01);
@@ -235,11 +235,10 @@ TEST(reply_aborted_by_mismatched_continuation)
 
         /* again with num_fragments changing from 1 to 2 */
         rm_client_set_next_seq(f.client, 6);
-        ASSERT_OK(rm_client_call(f.client, RM_VM_START,
-                                 ((const uint8_t[]){ 0x80, 0x00, 0x00, 0x00 }), 4, 0, fake_call_cb,
-                                 &res2, NULL));
+        ASSERT_OK(rm_client_call(f.client, RM_VM_START, ((const uint8_t[]){0x80, 0x00, 0x00, 0x00}),
+                                 4, 0, fake_call_cb, &res2, NULL));
         FAKE_RM_EXPECT(&f, 0x21, 0x01, 0x06, 0x00, 0x04, 0x00, 0x00, 0x56, 0x80, 0x00, 0x00, 0x00);
-        memcpy(pkt, (const uint8_t[]){ 0x21, 0x06, 0x06, 0x00, 0x04, 0x00, 0x00, 0x56 }, 8);
+        memcpy(pkt, (const uint8_t[]){0x21, 0x06, 0x06, 0x00, 0x04, 0x00, 0x00, 0x56}, 8);
         fake_rm_write(&f, pkt, 240);
         FAKE_RM_WRITE(&f, 0x21, 0x08, 0x06, 0x00, 0x04, 0x00, 0x00, 0x56, 0x01);
         fake_run_until(&f, &res2.done);
@@ -252,7 +251,7 @@ TEST(reply_aborted_by_mismatched_continuation)
 /* A matching reply without its 4-byte error word fails the call with -EBADMSG. */
 TEST(reply_too_short)
 {
-        CallResult res = { 0 };
+        CallResult res = {0};
         Fake f;
 
         cap_reset(NULL);
@@ -272,14 +271,14 @@ TEST(reply_too_short)
 TEST(notification_aborted_by_reply)
 {
         uint8_t pkt[240];
-        CallResult res = { 0 };
+        CallResult res = {0};
         Fake f;
 
         cap_reset(NULL);
         fake_init(&f);
         start_call(&f, &res);
         memset(pkt, 0, sizeof(pkt));
-        memcpy(pkt, (const uint8_t[]){ 0x21, 0x07, 0x00, 0x00, 0x80, 0x00, 0x10, 0x56 }, 8);
+        memcpy(pkt, (const uint8_t[]){0x21, 0x07, 0x00, 0x00, 0x80, 0x00, 0x10, 0x56}, 8);
         fake_rm_write(&f, pkt, 240);
         reply_ok_seq5(&f, &res);
         ASSERT_EQ(f.n_notif, 0);
@@ -291,14 +290,15 @@ TEST(notification_aborted_by_reply)
 TEST(largest_reply)
 {
         uint8_t pkt[240];
-        CallResult res = { 0 };
+        CallResult res = {0};
         Fake f;
 
         fake_init(&f);
         start_call(&f, &res);
         for (unsigned i = 0; i < 63; i++) {
-                memcpy(pkt, (const uint8_t[]){ 0x21, i == 0 ? 0xfa : 0xf8, 0x05, 0x00, 0x04, 0x00,
-                                               0x00, 0x56 },
+                memcpy(pkt,
+                       (const uint8_t[]){0x21, i == 0 ? 0xfa : 0xf8, 0x05, 0x00, 0x04, 0x00, 0x00,
+                                         0x56},
                        8);
                 for (unsigned k = 0; k < 232; k++)
                         pkt[8 + k] = (uint8_t)(i + k);
@@ -359,10 +359,10 @@ static uint32_t rng(void)
  * type and fragment count): the client must survive and still work. */
 TEST(random_input)
 {
-        static const uint32_t ids[] = { RM_VM_START, RM_VM_STOP, RM_NOTIFY_VM_STATUS,
-                                        RM_NOTIFY_VM_EXITED, 0xdeadbeef, 0 };
+        static const uint32_t ids[] = {RM_VM_START,         RM_VM_STOP, RM_NOTIFY_VM_STATUS,
+                                       RM_NOTIFY_VM_EXITED, 0xdeadbeef, 0};
         uint8_t pkt[300];
-        CallResult res = { 0 };
+        CallResult res = {0};
         Fake f;
 
         log_set_max_level(LOG_ERR); /* thousands of expected warnings */

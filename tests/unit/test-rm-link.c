@@ -77,10 +77,10 @@ TEST(device_flock_exclusive)
 {
         char path[512];
         RmLink *l1 = NULL, *l2 = NULL;
-        LinkCtx x = { 0 };
+        LinkCtx x = {0};
         sd_event *e;
-        const uint8_t pkt[] = { 0x21, 0x01, 0x05, 0x00, 0x04, 0x00, 0x00, 0x56, 0x80, 0x00, 0x00,
-                                0x00 };
+        const uint8_t pkt[] = {0x21, 0x01, 0x05, 0x00, 0x04, 0x00,
+                               0x00, 0x56, 0x80, 0x00, 0x00, 0x00};
 
         make_tmpdir();
         snprintf(path, sizeof(path), "%s/gunyah", tmpdir);
@@ -123,7 +123,7 @@ TEST(device_flock_exclusive)
 
 static int listen_at(const char *path)
 {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         int fd;
 
         fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -155,7 +155,7 @@ TEST(socket_reconnect)
 {
         char path[512];
         Fake f;
-        CallResult res = { 0 }, res2 = { 0 };
+        CallResult res = {0}, res2 = {0};
         RmLinkStats st;
         int lfd;
 
@@ -181,8 +181,8 @@ TEST(socket_reconnect)
                 } while (st.connect_failures < 3);
         }
         ASSERT_EQ(f.ups, 0);
-        ASSERT_EQ(rm_client_call(f.client, RM_VM_START, ((const uint8_t[]){ 0x80, 0, 0, 0 }), 4,
-                                 0, fake_call_cb, &res, NULL),
+        ASSERT_EQ(rm_client_call(f.client, RM_VM_START, ((const uint8_t[]){0x80, 0, 0, 0}), 4, 0,
+                                 fake_call_cb, &res, NULL),
                   -ENOTCONN);
 
         lfd = listen_at(path);
@@ -190,8 +190,8 @@ TEST(socket_reconnect)
         run_until_count(f.e, &f.ups, 1);
 
         rm_client_set_next_seq(f.client, 5);
-        ASSERT_OK(rm_client_call(f.client, RM_VM_START, ((const uint8_t[]){ 0x80, 0, 0, 0 }), 4,
-                                 0, fake_call_cb, &res, NULL));
+        ASSERT_OK(rm_client_call(f.client, RM_VM_START, ((const uint8_t[]){0x80, 0, 0, 0}), 4, 0,
+                                 fake_call_cb, &res, NULL));
         FAKE_RM_EXPECT(&f, 0x21, 0x01, 0x05, 0x00, 0x04, 0x00, 0x00, 0x56, 0x80, 0x00, 0x00, 0x00);
 
         /* the RM "restarts": connection and listener gone, call pending */
@@ -206,8 +206,8 @@ TEST(socket_reconnect)
         lfd = listen_at(path);
         f.rm_fd = accept_with_loop(f.e, lfd);
         run_until_count(f.e, &f.ups, 2);
-        ASSERT_OK(rm_client_call(f.client, RM_VM_START, ((const uint8_t[]){ 0x80, 0, 0, 0 }), 4,
-                                 0, fake_call_cb, &res2, NULL));
+        ASSERT_OK(rm_client_call(f.client, RM_VM_START, ((const uint8_t[]){0x80, 0, 0, 0}), 4, 0,
+                                 fake_call_cb, &res2, NULL));
         FAKE_RM_EXPECT(&f, 0x21, 0x01, 0x06, 0x00, 0x04, 0x00, 0x00, 0x56, 0x80, 0x00, 0x00, 0x00);
         FAKE_RM_WRITE(&f, 0x21, 0x02, 0x06, 0x00, 0x04, 0x00, 0x00, 0x56, 0x00, 0x00, 0x00, 0x00);
         fake_run_until(&f, &res2.done);
@@ -225,7 +225,7 @@ TEST(socket_reconnect)
 TEST(fd_stays_down)
 {
         RmLink *l;
-        LinkCtx x = { 0 };
+        LinkCtx x = {0};
         sd_event *e;
         RmLinkStats st;
         int sv[2];
@@ -246,7 +246,7 @@ TEST(fd_stays_down)
         ASSERT_EQ(x.ups, 1);
         ASSERT_EQ(st.connects, 1);
         ASSERT_EQ(st.connect_failures, 0);
-        ASSERT_EQ(rm_link_send(l, (const uint8_t[]){ 0x21 }, 1), -ENOTCONN);
+        ASSERT_EQ(rm_link_send(l, (const uint8_t[]){0x21}, 1), -ENOTCONN);
         rm_link_free(l);
         sd_event_unref(e);
 }
@@ -255,9 +255,9 @@ TEST(fd_stays_down)
  * including an empty packet (not mistaken for EOF) and an oversize one (counted). */
 TEST(odd_packets)
 {
-        uint8_t big[300] = { 0x21 };
+        uint8_t big[300] = {0x21};
         RmLink *l;
-        LinkCtx x = { 0 };
+        LinkCtx x = {0};
         sd_event *e;
         RmLinkStats st;
         int sv[2];
@@ -304,7 +304,7 @@ TEST(eagain_waits_for_pollout)
         const unsigned N = 400;
         uint8_t pkt[240], got[512];
         RmLink *l;
-        LinkCtx x = { 0 };
+        LinkCtx x = {0};
         sd_event *e;
         RmLinkStats st;
         int sv[2], sndbuf = 4096, dispatched = 0;
@@ -439,7 +439,7 @@ static void sink(int level, const char *msg, const char *const *fields, void *u)
 TEST(log_helpers)
 {
         char hex[LOG_HEX_BUF_SIZE(4)];
-        const uint8_t b[] = { 0x21, 0x01, 0x05, 0x00, 0x04 };
+        const uint8_t b[] = {0x21, 0x01, 0x05, 0x00, 0x04};
 
         ASSERT_EQ(log_level_from_string("debug"), LOG_DEBUG);
         ASSERT_EQ(log_level_from_string("warn"), LOG_WARNING);
@@ -476,11 +476,17 @@ TEST(log_helpers)
         log_vm_warning("web2", -1, "no vmid yet");
         ASSERT_STREQ(sink_fields[0], "GUNYAH_VM=web2");
         ASSERT_STREQ(sink_fields[1], "");
-        log_full_errno_fields(LOG_NOTICE, 0,
-                              LOG_FIELDS("MESSAGE_ID=0123456789abcdef0123456789abcdef",
-                                         "GUNYAH_VMID=3"),
-                              "with fields");
+        log_full_errno_fields(
+            LOG_NOTICE, 0,
+            LOG_FIELDS("MESSAGE_ID=0123456789abcdef0123456789abcdef", "GUNYAH_VMID=3"),
+            "with fields");
         ASSERT_STREQ(sink_fields[1], "GUNYAH_VMID=3");
+
+        /* journal target: sent to journald, or to stderr when there is none; never fails */
+        log_set_target(LOG_TARGET_JOURNAL);
+        ASSERT_EQ(log_vm_error_errno("web1", 0x80, -EIO, "to the journal: %m"), -EIO);
+        ASSERT_STREQ(sink_msg, "to the journal: Input/output error");
+        log_set_target(LOG_TARGET_STDERR);
         log_set_sink(NULL, NULL);
 }
 
