@@ -126,7 +126,7 @@ int rm_link_new_socket(RmLink **ret, sd_event *e, const char *path)
         return link_alloc(ret, e, RM_LINK_SOCKET, path, -1);
 }
 
-int rm_link_new_fd(RmLink **ret, sd_event *e, int fd)
+static int link_new_with_fd(RmLink **ret, sd_event *e, RmLinkKind kind, const char *path, int fd)
 {
         _cleanup_close_ int owned = fd;
         int flags, r;
@@ -139,11 +139,26 @@ int rm_link_new_fd(RmLink **ret, sd_event *e, int fd)
         flags = fcntl(fd, F_GETFD);
         if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
                 return -errno;
-        r = link_alloc(ret, e, RM_LINK_FD, NULL, fd);
+        r = link_alloc(ret, e, kind, path, fd);
         if (r < 0)
                 return r;
         TAKE_FD(owned);
         return 0;
+}
+
+int rm_link_new_fd(RmLink **ret, sd_event *e, int fd)
+{
+        return link_new_with_fd(ret, e, RM_LINK_FD, NULL, fd);
+}
+
+int rm_link_new_device_fd(RmLink **ret, sd_event *e, const char *path, int fd)
+{
+        if (!path || !*path) {
+                if (fd >= 0)
+                        close(fd);
+                return -EINVAL;
+        }
+        return link_new_with_fd(ret, e, RM_LINK_DEVICE, path, fd);
 }
 
 static void link_tx_clear(RmLink *l)
@@ -216,12 +231,21 @@ void rm_link_get_stats(const RmLink *l, RmLinkStats *ret)
         *ret = l->stats;
 }
 
-/* Open the device and take the host-wide lock. Logs the reason on failure. */
+/* Open the device (unless the caller gave us its fd) and take the host-wide lock. Logs the
+ * reason on failure. The host module also allows one opener only (open() -> EBUSY). */
 static int link_open_device(RmLink *l, bool quiet)
 {
         _cleanup_close_ int fd = -1;
 
-        fd = open(l->path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (l->fd >= 0)
+                fd = TAKE_FD(l->fd);
+        else
+                fd = open(l->path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 && errno == EBUSY)
+                return log_full_errno(quiet ? LOG_DEBUG : LOG_ERR, EBUSY,
+                                      "RM device %s is already open in another process; is "
+                                      "another gunyahd running?",
+                                      l->path);
         if (fd < 0)
                 return log_full_errno(quiet ? LOG_DEBUG : LOG_ERR, errno,
                                       "Cannot open RM device %s: %m", l->path);

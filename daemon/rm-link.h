@@ -58,11 +58,19 @@ typedef struct RmLinkStats {
 /*
  * Constructors: the link is idle until rm_link_start(). new_device and new_socket copy path;
  * new_fd takes ownership of fd (closed at once on failure, else by rm_link_free) and sets
- * O_NONBLOCK and FD_CLOEXEC on it. Return 0 or -ENOMEM / -EINVAL (path empty or too long for a socket).
+ * O_NONBLOCK and FD_CLOEXEC on it. Return 0 or -ENOMEM / -EINVAL (path empty or too long for a
+ * socket).
  */
 int rm_link_new_device(RmLink **ret, sd_event *e, const char *path);
 int rm_link_new_socket(RmLink **ret, sd_event *e, const char *path);
 int rm_link_new_fd(RmLink **ret, sd_event *e, int fd);
+/*
+ * A device link on an fd the caller already opened from path (e.g. to ioctl/mmap the pool
+ * on the same fd, since the device allows one opener): takes ownership of fd like
+ * rm_link_new_fd(); rm_link_start() takes the flock on it (a no-op if the caller holds it)
+ * and, if the link is lost later, the device is reopened from path like any device link.
+ */
+int rm_link_new_device_fd(RmLink **ret, sd_event *e, const char *path, int fd);
 /* Closes the fd, frees queued packets; no callbacks run. Accepts NULL, returns NULL. */
 RmLink *rm_link_free(RmLink *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(RmLink *, rm_link_free);
@@ -93,4 +101,3 @@ RmLinkKind rm_link_get_kind(const RmLink *l);
 const char *rm_link_describe(const RmLink *l); /* "device /dev/gunyah", "socket /x", "fd 3" */
 void rm_link_get_stats(const RmLink *l, RmLinkStats *ret);
 const char *rm_link_kind_to_string(RmLinkKind k);
-

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -112,6 +113,27 @@ TEST(device_flock_exclusive)
         ASSERT_OK(rm_link_new_device(&l2, e, path));
         ASSERT_OK(rm_link_start(l2));
         l2 = rm_link_free(l2);
+
+        /* a device fd opened (and locked) by the caller, e.g. for the pool ioctl/mmap */
+        {
+                int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+                LinkCtx y = {0};
+
+                ASSERT_TRUE(fd >= 0);
+                ASSERT_OK(flock(fd, LOCK_EX | LOCK_NB));
+                ASSERT_OK(rm_link_new_device_fd(&l1, e, path, fd));
+                rm_link_set_handlers(l1, link_recv, link_state, &y);
+                ASSERT_OK(rm_link_start(l1));
+                run_until_count(e, &y.ups, 1);
+                ASSERT_STREQ(rm_link_kind_to_string(rm_link_get_kind(l1)), "device");
+                ASSERT_OK(rm_link_new_device(&l2, e, path));
+                ASSERT_EQ(rm_link_start(l2), -EBUSY);
+                l2 = rm_link_free(l2);
+                ASSERT_OK(rm_link_send(l1, pkt, sizeof(pkt)));
+                run_until_count(e, &y.rx, 1);
+                ASSERT_MEMEQ(y.last, pkt, sizeof(pkt));
+                l1 = rm_link_free(l1);
+        }
 
         /* a missing device is an error at start, not a retry loop */
         rm_tmpdir("gunyah");
