@@ -50,6 +50,7 @@ struct RmClient {
         uint64_t default_timeout;
         uint16_t next_seq;
 
+        bool closing;     /* rm_client_free() runs: no new calls */
         RmCall *inflight; /* the one request on the wire, or NULL */
         RmCallQueue *ring_head, *ring_tail;
         size_t n_waiting;

@@ -310,6 +310,7 @@ RmClient *rm_client_free(RmClient *c)
 
         if (!c)
                 return NULL;
+        c->closing = true;
         rm_client_fail_all(c, -ECANCELED);
         /* A zombie in flight has no callback left. */
         free(c->inflight);
@@ -434,7 +435,7 @@ int rm_client_call_queued(RmClient *c, uint32_t queue_key, uint32_t msg_id, cons
                 return -EINVAL;
         if (len > RM_SEND_MAX_PAYLOAD)
                 return -E2BIG;
-        if (!rm_link_is_up(c->link))
+        if (c->closing || !rm_link_is_up(c->link))
                 return -ENOTCONN;
 
         call = calloc(1, sizeof(*call) + len);

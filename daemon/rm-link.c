@@ -28,6 +28,7 @@
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
@@ -53,6 +54,7 @@ struct RmLink {
         bool started;
         bool up;
         bool want_out;     /* io source currently includes EPOLLOUT */
+        bool is_socket;    /* write with send(MSG_NOSIGNAL): no SIGPIPE on a dead peer */
         int pending_error; /* write error to turn into "down" from the loop */
 
         sd_event_source *io;
@@ -296,6 +298,7 @@ static int link_update_events(RmLink *l)
 /* An fd exists (opened, connected or inherited): watch it and announce "up". */
 static void link_went_up(RmLink *l)
 {
+        struct stat st;
         int r;
 
         r = sd_event_add_io(l->event, &l->io, l->fd, EPOLLIN, link_io_handler, l);
@@ -306,6 +309,7 @@ static void link_went_up(RmLink *l)
                 return;
         }
         (void)sd_event_source_set_description(l->io, "rm-link-io");
+        l->is_socket = fstat(l->fd, &st) >= 0 && S_ISSOCK(st.st_mode);
         l->up = true;
         l->want_out = false;
         l->pending_error = 0;
@@ -437,7 +441,10 @@ static void link_flush(RmLink *l)
                 const RmLinkPacket *p = &l->txq[l->tx_head];
                 ssize_t n;
 
-                n = write(l->fd, p->data, p->len);
+                if (l->is_socket)
+                        n = send(l->fd, p->data, p->len, MSG_NOSIGNAL);
+                else
+                        n = write(l->fd, p->data, p->len);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && errno == EAGAIN) {

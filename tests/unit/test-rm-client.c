@@ -482,7 +482,19 @@ TEST(cancel)
         fake_done(&f);
 }
 
-/* rm_client_free() cancels everything with callbacks. */
+static unsigned resubmit_refused;
+
+/* A callback that tries to start another call, as a retry loop would. */
+static void resubmit_cb(RmClient *c, int r, uint32_t e, const uint8_t *d, size_t n, void *u)
+{
+        ASSERT_EQ(r, -ECANCELED);
+        ASSERT_EQ(rm_client_call(c, RM_VM_GET_STATE, ((const uint8_t[]){VMID_80}), 4, 0,
+                                 resubmit_cb, u, NULL),
+                  -ENOTCONN);
+        resubmit_refused++;
+}
+
+/* rm_client_free() cancels everything with callbacks, and refuses calls made from them. */
 TEST(free_cancels)
 {
         CallResult res[2] = {0};
@@ -492,10 +504,13 @@ TEST(free_cancels)
         for (unsigned i = 0; i < 2; i++)
                 ASSERT_OK(rm_client_call(f.client, RM_VM_GET_STATE, ((const uint8_t[]){VMID_80}), 4,
                                          0, fake_call_cb, &res[i], NULL));
+        ASSERT_OK(rm_client_call(f.client, RM_VM_GET_STATE, ((const uint8_t[]){VMID_80}), 4, 0,
+                                 resubmit_cb, NULL, NULL));
         fake_run_idle(&f);
         f.client = rm_client_free(f.client);
         ASSERT_EQ(res[0].r, -ECANCELED);
         ASSERT_EQ(res[1].r, -ECANCELED);
+        ASSERT_EQ(resubmit_refused, 1);
         fake_done(&f);
 }
 

@@ -5,6 +5,7 @@
  * Everything lives in a private temp dir; waits are bounded and poll for conditions.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -269,6 +270,32 @@ TEST(fd_stays_down)
         ASSERT_EQ(st.connects, 1);
         ASSERT_EQ(st.connect_failures, 0);
         ASSERT_EQ(rm_link_send(l, (const uint8_t[]){0x21}, 1), -ENOTCONN);
+        rm_link_free(l);
+        sd_event_unref(e);
+}
+
+/* Writing to a peer that just closed must not raise SIGPIPE (default action: death); the
+ * error surfaces as "link down" from the loop. */
+TEST(no_sigpipe_on_dead_peer)
+{
+        const uint8_t pkt[] = {0x21, 0x01, 0x00, 0x00, 0x17, 0x00, 0x00, 0x56};
+        RmLink *l;
+        LinkCtx x = {0};
+        sd_event *e;
+        int sv[2];
+
+        signal(SIGPIPE, SIG_DFL);
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv));
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_OK(rm_link_new_fd(&l, e, sv[0]));
+        rm_link_set_handlers(l, link_recv, link_state, &x);
+        ASSERT_OK(rm_link_start(l));
+        run_until_count(e, &x.ups, 1);
+        close(sv[1]);
+        ASSERT_OK(rm_link_send(l, pkt, sizeof(pkt))); /* EPIPE inside, reported later */
+        ASSERT_EQ(rm_link_send(l, pkt, sizeof(pkt)), -ENOTCONN);
+        run_until_count(e, &x.downs, 1);
+        ASSERT_TRUE(x.down_error == -EPIPE || x.down_error == -ECONNRESET);
         rm_link_free(l);
         sd_event_unref(e);
 }
