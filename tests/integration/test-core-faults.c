@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Faults injected through the simulator's control socket at every step of start and
+ * destroy: the manager answers with the RM error of that step, stays up, and afterwards the
+ * simulator holds no VMID, parcel or accepted range the manager does not account for (after
+ * a failed start: nothing at all).
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <string.h>
+
+#include "core-harness.h"
+#include "manager-internal.h"
+#include "rm-error.h"
+#include "rm-ids.h"
+#include "test.h"
+
+static const uint32_t start_steps[] = {
+        RM_VM_ALLOCATE,         RM_MEM_LEND,         RM_MEM_APPEND,
+        RM_VM_CONFIG_IMAGE,     RM_VM_SET_DEMAND_PAGING, RM_VM_SET_ADDRESS_LAYOUT,
+        RM_VM_INIT,             RM_VM_SET_BOOT_CONTEXT, RM_VM_GET_HYP_RESOURCES,
+        RM_VM_START,
+};
+
+static void inject(Core *c, uint32_t msg_id, uint32_t error)
+{
+        ASSERT_OK(core_simf(c, "InjectFault", "{\"kind\":\"error\",\"msgId\":%u,\"error\":%u}",
+                            msg_id, error));
+}
+
+TEST(fault_at_every_start_step)
+{
+        for (unsigned p = 0; p < 2; p++) {
+                bool v17 = p == 0;
+                Core *c = core_new(&(CoreOpts){ .profile = core_profiles[p], .guest_pace_ms = 1 });
+                ManagerError err = {};
+                /* demand paging (v17 only) so that VM_SET_DEMAND_PAGING is on the path;
+                 * a fragmented pool so that MEM_APPEND is too. */
+                Vm *vm0 = core_create(c, "faulty", 32ull << 20, 1, v17);
+                /* MEM_APPEND: a VM whose RAM becomes > 512 SGL entries (8192 granules). */
+                Vm *big = core_create(c, "faulty-big", 32ull << 20, 1, false);
+
+                for (size_t i = 0; i < sizeof(start_steps) / sizeof(start_steps[0]); i++) {
+                        uint32_t id = start_steps[i];
+                        if (!v17 && (id == RM_VM_SET_DEMAND_PAGING || id == RM_VM_SET_ADDRESS_LAYOUT ||
+                                     id == RM_VM_SET_BOOT_CONTEXT))
+                                continue; /* never sent to the open RM */
+                        Vm *vm = id == RM_MEM_APPEND ? big : vm0;
+                        pool_set_fragment_for_test(c->m->pool, id == RM_MEM_APPEND);
+                        ASSERT_OK(core_simf(c, "ClearFaults", "{}"));
+                        inject(c, id, RM_ERROR_NORESOURCE);
+                        int r = core_start(c, vm, &err);
+                        if (r != -EREMOTEIO || err.rm_msg_id != id)
+                                TEST_FAIL_("fault at %s: r=%d, msg 0x%x: %s", rm_msg_id_to_string(id),
+                                           r, err.rm_msg_id, err.message);
+                        ASSERT_EQ(err.rm_error, RM_ERROR_NORESOURCE);
+                        ASSERT_TRUE(strstr(vm_get_last_error(vm), rm_msg_id_to_string(id)) != NULL);
+                        ASSERT_EQ(vm_get_state(vm), VM_STATE_STOPPED);
+                        core_assert_clean(c);
+                }
+                pool_set_fragment_for_test(c->m->pool, false);
+                ASSERT_OK(core_simf(c, "ClearFaults", "{}"));
+                /* Still fully working afterwards. */
+                Vm *vm = vm0;
+                ASSERT_OK(core_start(c, vm, &err));
+                ASSERT_OK(core_destroy(c, "faulty", &err));
+                core_assert_clean(c);
+                core_free(c);
+        }
+}
+
+static const uint32_t destroy_steps[] = {
+        RM_VM_GET_STATE, RM_VM_STOP, RM_VM_GET_CRASH_MSG, RM_VM_RESET, RM_MEM_RECLAIM, RM_VM_DEALLOCATE,
+};
+
+TEST(fault_at_every_destroy_step)
+{
+        for (unsigned p = 0; p < 2; p++) {
+                Core *c = core_new(&(CoreOpts){ .profile = core_profiles[p], .guest_pace_ms = 1 });
+                ManagerError err = {};
+
+                for (size_t i = 0; i < sizeof(destroy_steps) / sizeof(destroy_steps[0]); i++) {
+                        uint32_t id = destroy_steps[i];
+                        Vm *vm = core_create(c, "doomed", 32ull << 20, 1, false);
+                        ASSERT_OK(core_start(c, vm, &err));
+                        inject(c, id, RM_ERROR_DENIED);
+                        int r = core_destroy(c, "doomed", &err);
+                        if (id == RM_VM_GET_CRASH_MSG) {
+                                /* Exit details are best effort: destroy goes on. */
+                                ASSERT_OK(r);
+                        } else {
+                                if (r != -EREMOTEIO || err.rm_msg_id != id)
+                                        TEST_FAIL_("fault at %s: r=%d msg 0x%x: %s",
+                                                   rm_msg_id_to_string(id), r, err.rm_msg_id,
+                                                   err.message);
+                                vm = manager_vm_lookup(c->m, "doomed");
+                                ASSERT_TRUE(vm != NULL);
+                                ASSERT_EQ(vm_get_state(vm), VM_STATE_FAILED);
+                                /* What is left is exactly what the manager still records. */
+                                core_assert_consistent(c);
+                                ASSERT_OK(core_destroy(c, "doomed", &err));
+                        }
+                        ASSERT_TRUE(manager_vm_lookup(c->m, "doomed") == NULL);
+                        core_assert_clean(c);
+                }
+                core_free(c);
+        }
+}
+
+TEST(rm_link_stall_and_close)
+{
+        Core *c = core_new(&(CoreOpts){ .guest_pace_ms = 1, .rpc_timeout_usec = 500 * 1000 });
+        ManagerError err = {};
+        Vm *vm = core_create(c, "stall", 32ull << 20, 1, false);
+
+        /* The RM stops answering: the start fails with a timeout and stays unwound once the
+         * RM answers again (the unwinding itself times out while stalled: FAILED, then the
+         * next link-up / stop cleans it). */
+        ASSERT_OK(core_simf(c, "InjectFault", "{\"kind\":\"stall\"}"));
+        int r = core_start(c, vm, &err);
+        ASSERT_EQ(r, -ETIMEDOUT);
+        ASSERT_OK(core_simf(c, "ClearFaults", "{}"));
+        if (vm_get_state(vm) == VM_STATE_FAILED)
+                ASSERT_OK(core_stop(c, vm, true, 0, &err));
+        ASSERT_EQ(vm_get_state(vm), VM_STATE_STOPPED);
+        core_assert_clean(c);
+
+        /* The link closes under a running VM: the manager reconnects, resynchronizes and
+         * still knows the VM. */
+        ASSERT_OK(core_start(c, vm, &err));
+        ASSERT_OK(core_simf(c, "InjectFault", "{\"kind\":\"close\"}"));
+        core_run_for(c, 300);
+        ManagerInfo info;
+        for (int i = 0; i < 200; i++) {
+                manager_get_info(c->m, &info);
+                if (info.link == MANAGER_LINK_UP && info.caps_known && !c->m->syncing)
+                        break;
+                core_run_for(c, 50);
+        }
+        ASSERT_EQ(info.link, MANAGER_LINK_UP);
+        ASSERT_EQ(vm_get_state(vm), VM_STATE_RUNNING);
+        core_assert_consistent(c);
+        ASSERT_OK(core_destroy(c, "stall", &err));
+        core_assert_clean(c);
+        core_free(c);
+}
+
+TEST_MAIN()
