@@ -12,6 +12,7 @@
  */
 #include <stdint.h>
 
+#include "api-json.h"
 #include "api-server.h"
 
 typedef struct Manager Manager;

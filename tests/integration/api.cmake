@@ -16,3 +16,16 @@ if(TARGET gunyah-varlink)
                                ${PROJECT_SOURCE_DIR}/tests/unit)
     set_tests_properties(test-api-certification PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+
+# io.gunyah.Manager over the core harness (a Manager on the real gunyah-rm-sim). The
+# harness target is defined by core.cmake, which is read after this file: look for it once
+# the whole directory is read.
+function(gunyah_api_manager_tests)
+    if(TARGET gunyah-core-test-harness AND TARGET gunyahd-core)
+        gunyah_add_test(test-api-manager SOURCES ${CMAKE_CURRENT_LIST_DIR}/test-api-manager.c
+                        LIBS gunyah-core-test-harness LABELS integration TIMEOUT 600)
+        target_include_directories(test-api-manager PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+        add_dependencies(test-api-manager gunyah-rm-sim)
+    endif()
+endfunction()
+cmake_language(DEFER CALL gunyah_api_manager_tests)
