@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/* Demand paging against the simulator: faults served, memory released and reclaimed; the
+ * open RM refuses demand paging before anything is allocated. */
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <string.h>
+
+#include "core-harness.h"
+#include "rm-types.h"
+#include "test.h"
+
+typedef struct Want {
+        Vm *vm;
+        uint64_t served;
+} Want;
+
+static bool served(Core *c, void *ud)
+{
+        Want *w = ud;
+        return vm_get_paging_stats(w->vm)->faults_served >= w->served;
+}
+
+static bool sim_unblocked(Core *c, void *ud)
+{
+        Vm *vm = ud;
+        struct json_object *v = sim_client_get_vm(c->sim, vm_get_vmid(vm));
+        struct json_object *f = v ? json_object_object_get(v, "blockedFaultIpa") : NULL;
+        bool r = v && f == NULL;
+        json_object_put(v);
+        return r;
+}
+
+static size_t n_demand(Vm *vm)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < vm_get_n_parcels(vm); i++)
+                n += vm_get_parcel(vm, i)->kind == VM_PARCEL_DEMAND;
+        return n;
+}
+
+static bool reclaimed(Core *c, void *ud)
+{
+        return n_demand(ud) == 0;
+}
+
+TEST(demand_paging_v17)
+{
+        Core *c = core_new(&(CoreOpts){ .profile = "v17", .guest_pace_ms = 1 });
+        ManagerError err = {};
+        Vm *vm = core_create(c, "lazy", 128ull << 20, 2, true);
+
+        ASSERT_OK(core_start(c, vm, &err));
+        ASSERT_EQ(vm_get_n_parcels(vm), 1);
+        uint64_t image = vm_get_parcel(vm, 0)->size;
+        ASSERT_TRUE(image < (128ull << 20));
+        uint64_t dp_base = vm_get_memory_base(vm) + image;
+
+        /* Three faults in three different blocks, one twice. */
+        uint64_t ipas[] = { dp_base + 0x1000, dp_base + (64ull << 20), vm_get_memory_base(vm) + (128ull << 20) - 8 };
+        for (size_t i = 0; i < 3; i++) {
+                ASSERT_OK(core_simf(c, "RaisePageFault", "{\"vmid\":%u,\"ipa\":%" PRIu64 ",\"write\":true}",
+                                    vm_get_vmid(vm), ipas[i]));
+                Want w = { vm, i + 1 };
+                ASSERT_TRUE(core_run_until(c, served, &w, CORE_TIMEOUT_MS));
+                ASSERT_TRUE(core_run_until(c, sim_unblocked, vm, CORE_TIMEOUT_MS));
+        }
+        /* A fault in a block already lent is not a fault for the simulator (covered). */
+        ASSERT_TRUE(core_simf(c, "RaisePageFault", "{\"vmid\":%u,\"ipa\":%" PRIu64 "}",
+                              vm_get_vmid(vm), ipas[0] + 0x2000) < 0);
+        const VmPagingStats *st = vm_get_paging_stats(vm);
+        ASSERT_EQ(st->faults_served, 3);
+        ASSERT_EQ(st->faults_failed, 0);
+        ASSERT_TRUE(st->bytes_lent > 0);
+        ASSERT_TRUE(st->latency_max_usec > 0);
+        ASSERT_EQ(n_demand(vm), 3);
+        ASSERT_TRUE(vm_get_n_parcels(vm) <= 64);
+        core_assert_consistent(c);
+
+        /* The guest gives every demand-paged block back: reclaimed into the pool. */
+        uint64_t lent = st->bytes_lent;
+        for (size_t i = 0; i < vm_get_n_parcels(vm); i++) {
+                const VmParcel *p = vm_get_parcel(vm, i);
+                if (p->kind != VM_PARCEL_DEMAND)
+                        continue;
+                ASSERT_OK(core_simf(c, "GuestReleaseParcel", "{\"vmid\":%u,\"handle\":%u}",
+                                    vm_get_vmid(vm), p->handle));
+        }
+        ASSERT_TRUE(core_run_until(c, reclaimed, vm, CORE_TIMEOUT_MS));
+        ASSERT_EQ(st->bytes_lent, 0);
+        ASSERT_U64_EQ(st->bytes_reclaimed, lent);
+        core_assert_consistent(c);
+
+        /* Fault again after the release: served again. */
+        ASSERT_OK(core_simf(c, "RaisePageFault", "{\"vmid\":%u,\"ipa\":%" PRIu64 "}",
+                            vm_get_vmid(vm), ipas[1]));
+        Want w = { vm, 4 };
+        ASSERT_TRUE(core_run_until(c, served, &w, CORE_TIMEOUT_MS));
+
+        ASSERT_OK(core_destroy(c, "lazy", &err));
+        core_assert_clean(c);
+        core_free(c);
+}
+
+TEST(demand_paging_refused_on_open_rm)
+{
+        Core *c = core_new(&(CoreOpts){ .profile = "open-rm", .guest_pace_ms = 1 });
+        ManagerError err = {};
+        Vm *vm = core_create(c, "lazy", 64ull << 20, 1, true);
+
+        ASSERT_EQ(core_start(c, vm, &err), -EOPNOTSUPP);
+        ASSERT_TRUE(strstr(err.message, "demand paging") != NULL);
+        ASSERT_EQ(vm_get_state(vm), VM_STATE_STOPPED);
+        core_assert_clean(c);
+        core_free(c);
+}
+
+TEST(image_parcel_released_by_guest)
+{
+        Core *c = core_new(&(CoreOpts){ .profile = "v17", .guest_pace_ms = 1 });
+        ManagerError err = {};
+        Vm *vm = core_create(c, "giver", 32ull << 20, 1, false);
+
+        ASSERT_OK(core_start(c, vm, &err));
+        ASSERT_OK(core_simf(c, "GuestReleaseParcel", "{\"vmid\":%u,\"handle\":%u}",
+                            vm_get_vmid(vm), vm_get_parcel(vm, 0)->handle));
+        for (int i = 0; i < 400 && vm_get_n_parcels(vm) > 0; i++)
+                core_run_for(c, 25);
+        ASSERT_EQ(vm_get_n_parcels(vm), 0);
+        core_assert_consistent(c);
+        ASSERT_OK(core_destroy(c, "giver", &err));
+        core_assert_clean(c);
+        core_free(c);
+}
+
+TEST_MAIN()
