@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Persistence and recovery against the simulator:
+ *  - a daemon restart adopts running VMs;
+ *  - the daemon killed with SIGKILL at each step of a start (a forked child running its
+ *    own manager on the same state dir and RM), then restarted: the RM and the pool end up
+ *    consistent with the records, nothing leaks;
+ *  - the RM restarted with its state lost: VMs marked lost, records and pool ranges cleaned;
+ *    with its state kept: VMs still running after the resync;
+ *  - corrupt records are quarantined, never fatal.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core-harness.h"
+#include "manager-internal.h"
+#include "rm-types.h"
+#include "test.h"
+#include "vm-config.h"
+
+static bool state_is(Core *c, void *ud)
+{
+        Vm *vm = manager_vm_lookup(c->m, "victim");
+        return vm && vm_get_state(vm) == *(VmState *)ud;
+}
+
+static void wait_victim(Core *c, VmState s)
+{
+        if (!core_run_until(c, state_is, &s, CORE_TIMEOUT_MS))
+                TEST_FAIL_("victim never reached %s", vm_state_to_string(s));
+}
+
+static bool runtime_exists(Core *c, const char *name)
+{
+        char p[600];
+        snprintf(p, sizeof(p), "%s/runtime/%s.json", c->state_dir, name);
+        return access(p, F_OK) == 0;
+}
+
+TEST(daemon_restart_adopts_running_vms)
+{
+        for (unsigned p = 0; p < 2; p++) {
+                Core *c = core_new(&(CoreOpts){ .profile = core_profiles[p], .guest_pace_ms = 1 });
+                ManagerError err = {};
+                Vm *vm = core_create(c, "victim", 32ull << 20, 2, false);
+                ASSERT_OK(core_start(c, vm, &err));
+                uint16_t vmid = vm_get_vmid(vm);
+                ASSERT_TRUE(runtime_exists(c, "victim"));
+
+                core_manager_free(c); /* the daemon exits; the VM keeps running in the RM */
+                ASSERT_EQ(core_sim_n_vms(c), 1);
+                core_manager_new(c);
+
+                vm = manager_vm_lookup(c->m, "victim");
+                ASSERT_TRUE(vm != NULL);
+                ASSERT_EQ(vm_get_state(vm), VM_STATE_RUNNING);
+                ASSERT_EQ(vm_get_vmid(vm), vmid);
+                ASSERT_EQ(vm_get_boot_convention(vm), p == 0 ? VM_BOOT_V17 : VM_BOOT_OPEN_RM);
+                core_assert_consistent(c);
+                /* Adopted means fully manageable: a graceful stop works. */
+                ASSERT_OK(core_stop(c, vm, false, 0, &err));
+                core_assert_clean(c);
+                ASSERT_TRUE(!runtime_exists(c, "victim"));
+                core_free(c);
+        }
+}
+
+/* ---- SIGKILL at each step of start ---- */
+
+static const char *kill_stage;
+
+static void child_progress(Manager *m, Vm *vm, const ManagerProgress *p, void *userdata)
+{
+        if (strcmp(p->stage, kill_stage) == 0)
+                raise(SIGKILL);
+}
+
+static void child_done(Manager *m, Vm *vm, int r, const ManagerError *err, void *userdata)
+{
+        /* Reached only for the "running" case (or if the stage was never reported). */
+        raise(SIGKILL);
+}
+
+static void child_ready(Manager *m, int r, void *userdata)
+{
+        *(bool *)userdata = true;
+}
+
+static _Noreturn void child_main(Core *c, bool dp)
+{
+        ManagerOptions o = MANAGER_OPTIONS_INIT;
+        sd_event *e = NULL;
+        Manager *m = NULL;
+        ManagerError err;
+        VmConfig cfg;
+        Vm *vm = NULL;
+        bool ready = false;
+
+        o.rm_socket = sim_client_rm_path(c->sim);
+        o.pool_file = sim_client_pool_path(c->sim);
+        o.pool_ipa = sim_client_pool_ipa(c->sim);
+        o.pool_size = sim_client_pool_size(c->sim);
+        o.state_dir = c->state_dir;
+        o.image_dir = c->image_dir;
+        if (sd_event_new(&e) < 0 || manager_new(e, &o, &m) < 0 || manager_start(m, child_ready, &ready) < 0)
+                _exit(2);
+        for (int i = 0; i < 2000 && !ready; i++)
+                sd_event_run(e, 50000);
+        if (!ready)
+                _exit(3);
+        vm_config_init(&cfg);
+        cfg.name = strdup("victim");
+        cfg.kernel = strdup(CORE_KERNEL);
+        cfg.memory_size = 64ull << 20;
+        cfg.vcpus = 2;
+        cfg.demand_paging = dp;
+        if (manager_vm_create(m, &cfg, true, NULL, &vm, &err) < 0)
+                _exit(4);
+        if (manager_vm_start(m, vm, NULL, child_progress, child_done, NULL, NULL, &err) < 0)
+                _exit(5);
+        for (int i = 0; i < 2000; i++)
+                sd_event_run(e, 50000);
+        _exit(6);
+}
+
+static const char *const stages[] = {
+        "allocate", "load-image", "lend", "config-image", "demand-paging", "address-layout",
+        "init", "boot-context", "hyp-resources", "start", "running",
+};
+
+TEST(sigkill_at_each_start_step_then_recover)
+{
+        for (unsigned p = 0; p < 2; p++) {
+                bool v17 = p == 0;
+                for (size_t s = 0; s < sizeof(stages) / sizeof(stages[0]); s++) {
+                        Core *c = core_new(&(CoreOpts){ .profile = core_profiles[p], .guest_pace_ms = 1,
+                                                        .no_manager = true });
+                        ManagerError err = {};
+                        int status;
+                        pid_t pid;
+
+                        if (!v17 && strcmp(stages[s], "demand-paging") == 0) {
+                                core_free(c);
+                                continue;
+                        }
+                        kill_stage = stages[s];
+                        fflush(NULL);
+                        pid = fork();
+                        ASSERT_TRUE(pid >= 0);
+                        if (pid == 0)
+                                child_main(c, v17);
+                        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+                        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+                                TEST_FAIL_("child at %s: status 0x%x", stages[s], status);
+
+                        /* Restart: recovery must leave RM and pool consistent with records. */
+                        core_manager_new(c);
+                        Vm *vm = manager_vm_lookup(c->m, "victim");
+                        ASSERT_TRUE(vm != NULL);
+                        core_assert_consistent(c);
+                        if (strcmp(stages[s], "running") == 0) {
+                                ASSERT_EQ(vm_get_state(vm), VM_STATE_RUNNING);
+                                ASSERT_EQ(core_sim_n_vms(c), 1);
+                        } else {
+                                if (vm_get_state(vm) != VM_STATE_STOPPED)
+                                        TEST_FAIL_("after a kill at %s: %s", stages[s],
+                                                   vm_state_to_string(vm_get_state(vm)));
+                                core_assert_clean(c);
+                                /* And it starts normally again. */
+                                ASSERT_OK(core_start(c, vm, &err));
+                        }
+                        ASSERT_OK(core_destroy(c, "victim", &err));
+                        core_assert_clean(c);
+                        core_free(c);
+                }
+        }
+}
+
+/* ---- RM restarts ---- */
+
+TEST(rm_restart_state_lost)
+{
+        for (unsigned p = 0; p < 2; p++) {
+                Core *c = core_new(&(CoreOpts){ .profile = core_profiles[p], .guest_pace_ms = 1 });
+                ManagerError err = {};
+                Vm *vm = core_create(c, "victim", 32ull << 20, 1, false);
+                ASSERT_OK(core_start(c, vm, &err));
+
+                ASSERT_OK(core_simf(c, "Restart", "{\"keepState\":false}"));
+                wait_victim(c, VM_STATE_LOST);
+                ASSERT_EQ(vm_get_vmid(vm), 0);
+                ASSERT_EQ(vm_get_n_parcels(vm), 0);
+                ASSERT_TRUE(!runtime_exists(c, "victim"));
+                core_assert_clean(c);
+
+                /* Once the resync is over, the VM starts again on the fresh RM. */
+                for (int i = 0; i < 200 && (c->m->syncing || !c->m->caps_known); i++)
+                        core_run_for(c, 25);
+                ASSERT_OK(core_start(c, vm, &err));
+                core_assert_consistent(c);
+                ASSERT_OK(core_destroy(c, "victim", &err));
+                core_assert_clean(c);
+                core_free(c);
+        }
+}
+
+TEST(rm_restart_state_kept)
+{
+        Core *c = core_new(&(CoreOpts){ .guest_pace_ms = 1 });
+        ManagerError err = {};
+        Vm *vm = core_create(c, "victim", 32ull << 20, 1, false);
+        ASSERT_OK(core_start(c, vm, &err));
+        uint16_t vmid = vm_get_vmid(vm);
+
+        ASSERT_OK(core_simf(c, "Restart", "{\"keepState\":true}"));
+        core_run_for(c, 200);
+        for (int i = 0; i < 400 && (c->m->link_state != MANAGER_LINK_UP || c->m->syncing); i++)
+                core_run_for(c, 25);
+        ASSERT_EQ(vm_get_state(vm), VM_STATE_RUNNING);
+        ASSERT_EQ(vm_get_vmid(vm), vmid);
+        core_assert_consistent(c);
+        ASSERT_OK(core_destroy(c, "victim", &err));
+        core_assert_clean(c);
+        core_free(c);
+}
+
+TEST(corrupt_records_quarantined)
+{
+        Core *c = core_new(&(CoreOpts){ .guest_pace_ms = 1 });
+        ManagerError err = {};
+        char p[700];
+        int fd;
+
+        core_create(c, "keeper", 32ull << 20, 1, false);
+        core_manager_free(c);
+        snprintf(p, sizeof(p), "%s/definitions/broken.json", c->state_dir);
+        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, "{\"name\": 42", 11), 11);
+        close(fd);
+        snprintf(p, sizeof(p), "%s/runtime/keeper.json", c->state_dir);
+        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, "garbage", 7), 7);
+        close(fd);
+
+        core_manager_new(c);
+        Vm *vm = manager_vm_lookup(c->m, "keeper");
+        ASSERT_TRUE(vm != NULL);
+        ASSERT_TRUE(manager_vm_lookup(c->m, "broken") == NULL);
+        snprintf(p, sizeof(p), "%s/quarantine", c->state_dir);
+        ASSERT_TRUE(access(p, F_OK) == 0);
+        ASSERT_OK(core_start(c, vm, &err));
+        ASSERT_OK(core_destroy(c, "keeper", &err));
+        core_assert_clean(c);
+        core_free(c);
+}
+
+TEST_MAIN()
