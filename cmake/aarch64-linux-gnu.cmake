@@ -44,5 +44,9 @@ set(ENV{PKG_CONFIG_LIBDIR} "${_gunyah_pc_libdir}")
 set(ENV{PKG_CONFIG_PATH} "")
 unset(ENV{PKG_CONFIG_SYSROOT_DIR})
 
-# ctest runs every test binary through qemu-user; -L finds the arm64 dynamic loader.
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -L /usr/aarch64-linux-gnu)
+# ctest runs every test binary through qemu-user. "-L /": the multiarch loader
+# /lib/ld-linux-aarch64.so.1 of libc6:arm64 (pulled in by the arm64 -dev packages) with its
+# own libc. Not "-L /usr/aarch64-linux-gnu": that loader (libc6-arm64-cross, another
+# build) finds the multiarch libc.so.6 first and the mismatched pair hangs in
+# pthread_create.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -L /)

@@ -32,4 +32,8 @@ for f in gunyahd gunyahctl; do
 done
 ls "$out"/lib/libgunyahctl.so* 2>/dev/null | sed 's/^/cross-build: /'
 
-ctest --test-dir "$out" -L unit --output-on-failure -j"$jobs"
+# Unit tests that run another built program themselves (system(), exec) cannot run here:
+# qemu-user runs the test, but the kernel cannot exec the arm64 child (no binfmt_misc in
+# containers). They run in the native suites. Override with GUNYAH_CROSS_CTEST_EXCLUDE.
+exclude=${GUNYAH_CROSS_CTEST_EXCLUDE-^test-image\$}
+ctest --test-dir "$out" -L unit ${exclude:+-E "$exclude"} --output-on-failure -j"$jobs"
