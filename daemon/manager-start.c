@@ -543,6 +543,10 @@ static int open_source(Manager *m, const char *path, int given_fd, const char *w
                                          "The %s %s is a path but no image directory is configured",
                                          what, path);
         fd = (int)syscall(SYS_openat2, m->image_dir_fd, path, &how, sizeof(how));
+        if (fd < 0 && errno == ENOSYS && vm_source_is_valid(path))
+                /* Kernels before 5.6 (and valgrind) lack openat2: the path has no ".."
+                 * component (vm_source_is_valid) and the last one may not be a symlink. */
+                fd = openat(m->image_dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return manager_error_set(err, -ENOEXEC, "Cannot open the %s %s: %s", what, path,
                                          strerror(errno));
