@@ -529,15 +529,13 @@ static int conn_on_io(sd_event_source *src, int fd, uint32_t revents, void *user
                 (void)conn_flush(c);
         if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
                 conn_read(c);
-        if (!c->closed && (revents & (EPOLLHUP | EPOLLERR)) && !conn_wants_input(c) &&
-            !c->eof) {
-                /* The peer is gone while we were not reading (a call in flight, or output
-                 * it will never take): nothing can reach it any more. */
-                conn_close(c);
-                return 0;
-        }
         if (!c->closed)
                 conn_process(c);
+        /* The peer is gone (EPOLLHUP is reported whatever the mask) and we are not reading
+         * what it left: a call in flight, or output it will never take. Nothing can reach it
+         * any more; closing also stops the level-triggered wakeups. */
+        if (!c->closed && (revents & (EPOLLHUP | EPOLLERR)) && !conn_wants_input(c))
+                conn_close(c);
         return 0;
 }
 

@@ -556,6 +556,44 @@ TEST(client_that_never_reads)
         fixture_teardown(&f);
 }
 
+static bool echo_calls_is(void *userdata)
+{
+        return echo_calls == *(unsigned *)userdata;
+}
+
+/* A client that sends and leaves: its oneway calls still run; a call in flight when it
+ * leaves completes unobserved; the connection goes away without busy-looping. */
+TEST(client_leaves)
+{
+        Fixture f;
+        fixture_setup(&f, NULL);
+        TestClient c;
+        client_open(&f, &c);
+        static const char wire[] =
+                "{\"method\":\"org.example.test.Echo\",\"oneway\":true,\"parameters\":{\"text\":\"1\"}}\0"
+                "{\"method\":\"org.example.test.Echo\",\"oneway\":true,\"parameters\":{\"text\":\"2\"}}";
+        echo_calls = 0;
+        ASSERT_OK(test_send(f.e, &c, wire, sizeof(wire)));
+        test_client_done(&c);
+        unsigned want = 2;
+        ASSERT_TRUE(test_pump_until(f.e, echo_calls_is, &want));
+        void *arg[2] = { f.s, (void *)(uintptr_t)0 };
+        ASSERT_TRUE(test_pump_until(f.e, n_connections_is, arg));
+
+        client_open(&f, &c);
+        ASSERT_OK(test_send_msg(f.e, &c, "{\"method\":\"org.example.test.Async\"}"));
+        arg[1] = (void *)(uintptr_t)1;
+        ASSERT_TRUE(test_pump_until(f.e, n_connections_is, arg));
+        (void)sd_event_run(f.e, 0);
+        test_client_done(&c);
+        arg[1] = (void *)(uintptr_t)0;
+        ASSERT_TRUE(test_pump_until(f.e, n_connections_is, arg));
+        /* The timer still fires and answers into the void. */
+        for (int i = 0; i < 50; i++)
+                (void)sd_event_run(f.e, 2000);
+        fixture_teardown(&f);
+}
+
 /* Run as uid/gid 65534 in a child: reads allowed, Admin refused. */
 TEST(authorization)
 {
