@@ -11,7 +11,9 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api-manager.h"
 #include "api-server.h"
@@ -229,7 +231,30 @@ TEST(create_errors_and_image_fds)
         call_ok(&env, &c,
                 "{\"method\":\"io.gunyah.Manager.DestroyVM\",\"parameters\":{\"name\":\"fd0\"}}", &r);
         varlink_reply_done(&r);
+
+        /* A symlink inside the image dir leading out of it: a valid Image out there, but the
+         * daemon must not open it (RESOLVE_BENEATH). */
+        char outside[512], link[512], cmd[1200];
+        snprintf(outside, sizeof(outside), "%s/outside-Image", env.core->dir);
+        snprintf(link, sizeof(link), "%s/evil", env.core->image_dir);
+        snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", img, outside);
+        ASSERT_EQ(system(cmd), 0);
+        ASSERT_OK(symlink("../outside-Image", link));
+        call_ok(&env, &c,
+                "{\"method\":\"io.gunyah.Manager.CreateVM\",\"parameters\":{\"name\":\"evil\","
+                "\"memorySize\":67108864,\"kernel\":\"evil\"}}",
+                &r);
+        varlink_reply_done(&r);
+        call(&env, &c, "{\"method\":\"io.gunyah.Manager.StartVM\",\"parameters\":{\"name\":\"evil\"}}",
+             &r);
+        ASSERT_STREQ(r.error, API_ERROR_INVALID_IMAGE);
+        varlink_reply_done(&r);
+        call_ok(&env, &c, "{\"method\":\"io.gunyah.Manager.DescribeVM\",\"parameters\":{\"name\":\"evil\"}}",
+                &r);
+        ASSERT_STREQ(get_str(r.parameters, "vm.state"), "stopped");
+        varlink_reply_done(&r);
         test_client_done(&c);
+        core_assert_clean(env.core);
         env_free(&env);
 }
 
