@@ -15,6 +15,7 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "api-manager.h"
 #include "api-server.h"
 #include "log.h"
 #include "macro.h"
@@ -48,6 +49,9 @@ static int daemon_start_api(Daemon *d)
         r = api_server_new(d->event, &ao, &d->api);
         if (r < 0)
                 return log_error_errno(r, "Cannot create the API server: %m");
+        r = api_manager_register(d->api, d->manager);
+        if (r < 0)
+                return log_error_errno(r, "Cannot register io.gunyah.Manager: %m");
         n = sd_listen_fds(true);
         if (n > 0) {
                 for (int i = 0; i < n; i++) {

@@ -7,11 +7,14 @@ if(TARGET gunyah-sim-client AND TARGET gunyahd-core AND TARGET gunyah-test-image
                                ${PROJECT_SOURCE_DIR}/tests)
     target_link_libraries(gunyah-core-test-harness PUBLIC gunyahd-core gunyah-sim-client
                           gunyah-test-image-header PkgConfig::JSONC PkgConfig::SYSTEMD)
-    foreach(t lifecycle scale paging faults recovery)
+    foreach(t lifecycle scale paging faults recovery daemon)
         if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/test-core-${t}.c)
             gunyah_add_test(test-core-${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test-core-${t}.c
                             LIBS gunyah-core-test-harness LABELS integration TIMEOUT 600)
             add_dependencies(test-core-${t} gunyah-rm-sim)
+            if(TARGET gunyahd)
+                add_dependencies(test-core-${t} gunyahd)
+            endif()
         endif()
     endforeach()
 endif()
