@@ -58,7 +58,7 @@ typedef struct ManagerOptions {
         /* RM link: exactly one of rm_device, rm_socket, rm_fd (>= 0). */
         const char *rm_device;      /* message character device, e.g. /dev/gunyah */
         const char *rm_socket;      /* SOCK_SEQPACKET path (gunyah-rm-sim) */
-        int rm_fd;                  /* inherited message fd; -1 = none */
+        int rm_fd;                  /* inherited message fd (the manager takes it); -1 = none */
         /* Host pool: pool_file + pool_ipa + pool_size, or pool_device (kernel module). */
         const char *pool_file;
         uint64_t pool_ipa;
