@@ -157,6 +157,20 @@ bool manager_rm_usable(const Manager *m)
         return m->link_state == MANAGER_LINK_UP && !m->syncing && !m->shutting_down;
 }
 
+/* Largest run of free granules (the pool API has no such query; one bitmap walk). */
+static uint64_t pool_largest_free(const Pool *p)
+{
+        uint64_t best = 0, run = 0, base = pool_ipa(p), size = pool_size(p);
+
+        for (uint64_t off = 0; off < size; off += POOL_GRANULE) {
+                if (pool_is_allocated(p, base + off, POOL_GRANULE))
+                        run = 0;
+                else if ((run += POOL_GRANULE) > best)
+                        best = run;
+        }
+        return best;
+}
+
 void manager_get_info(Manager *m, ManagerInfo *ret)
 {
         RmClientStats st = {};
@@ -180,7 +194,7 @@ void manager_get_info(Manager *m, ManagerInfo *ret)
                 .pool_size = pool_size(m->pool),
                 .pool_used = pool_used(m->pool),
                 .pool_free = pool_available(m->pool),
-                .pool_largest_free = pool_available(m->pool),
+                .pool_largest_free = pool_largest_free(m->pool),
                 .n_vms = m->n_vms,
                 .n_running = running,
                 .rm_calls = st.calls,

@@ -223,7 +223,7 @@ int options_parse(Options *o, int argc, char *argv[])
 
         /* Pass 1: find --config; the file applies before the flags. */
         opterr = 0;
-        optind = 1;
+        optind = 0; /* glibc: full re-initialization (options_parse may run twice) */
         while ((c = getopt_long(argc, argv, "hvc:", longopts, NULL)) >= 0)
                 if (c == 'c') {
                         free(o->config);
@@ -236,7 +236,7 @@ int options_parse(Options *o, int argc, char *argv[])
                 return r;
 
         opterr = 1;
-        optind = 1;
+        optind = 0; /* glibc: full re-initialization (options_parse may run twice) */
         while ((c = getopt_long(argc, argv, "hvc:", longopts, NULL)) >= 0) {
                 switch (c) {
                 case 'h':

@@ -7,6 +7,9 @@ if(TARGET gunyah-sim-client AND TARGET gunyahd-core AND TARGET gunyah-test-image
                                ${PROJECT_SOURCE_DIR}/tests)
     target_link_libraries(gunyah-core-test-harness PUBLIC gunyahd-core gunyah-sim-client
                           gunyah-test-image-header PkgConfig::JSONC PkgConfig::SYSTEMD)
+    # Pure parts (event log, state table, options): no simulator, label unit.
+    gunyah_add_test(test-core-units SOURCES ${CMAKE_CURRENT_LIST_DIR}/test-core-units.c
+                    LIBS gunyahd-core LABELS unit)
     foreach(t lifecycle scale paging faults recovery daemon)
         if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/test-core-${t}.c)
             gunyah_add_test(test-core-${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test-core-${t}.c
