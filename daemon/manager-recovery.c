@@ -247,6 +247,10 @@ static void recover_state_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *
                                     vm->config.name, vm->vmid);
                         vm_set_state(vm, VM_STATE_RUNNING, &cause);
                 }
+                /* Faults whose lend died with the link: serve them again when re-raised. */
+                for (size_t b = 0; b < vm->n_blocks; b++)
+                        if (vm->blocks[b].parcel < 0)
+                                vm->blocks[b].pending = false;
                 (void)vm_save_runtime(vm);
                 return recover_finish(vm, 0, NULL);
         }
