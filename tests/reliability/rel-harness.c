@@ -49,7 +49,8 @@ static int write_kernel(const char *path)
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
                 return -errno;
-        int r = test_image_write_fd(fd, 1u << 20, NULL);
+        TestImageOpts io = { 0 };
+        int r = test_image_write_fd(fd, 1u << 20, &io);
         close(fd);
         return r;
 }
