@@ -149,6 +149,7 @@ struct Manager {
         unsigned sync_phase;   /* 1 probing, 2 checking VMs, 0 idle */
         bool probe_failed;
         bool resync_again;
+        bool scan_needed;      /* a VM_ALLOCATE outcome is unknown: look for orphan VMIDs */
         DeferCtx *defers;
 };
 
@@ -219,3 +220,4 @@ int vm_paging_setup_image(Vm *vm, uint64_t image_parcel_size);
 /* manager-recovery.c */
 int manager_load(Manager *m);
 void manager_on_link_up(Manager *m);
+void manager_maybe_scan(Manager *m);

@@ -442,6 +442,25 @@ static void sync_step_done(Manager *m)
         }
 }
 
+/* After a VM_ALLOCATE whose outcome is unknown (timeout, garbled reply), the RM may hold a
+ * VMID nobody recorded. Scan for it as soon as no other allocation is in flight (a VMID
+ * being allocated right now would look the same); new starts wait meanwhile. */
+void manager_maybe_scan(Manager *m)
+{
+        if (!m->scan_needed || m->syncing || m->shutting_down || m->link_state != MANAGER_LINK_UP)
+                return;
+        for (Vm *vm = m->vms; vm; vm = vm->next)
+                if (vm->op && vm->op->kind == VM_OP_START && vm->vmid == 0)
+                        return; /* re-checked when that operation ends */
+        m->scan_needed = false;
+        log_info("Scanning the RM for VMIDs left by an unanswered VM_ALLOCATE");
+        m->syncing = true;
+        m->sync_phase = 2;
+        m->sync_pending = 1; /* guard */
+        scan_vmids(m);
+        sync_step_done(m);
+}
+
 void manager_on_link_up(Manager *m)
 {
         if (m->syncing) {
@@ -451,6 +470,7 @@ void manager_on_link_up(Manager *m)
                 return;
         }
         m->syncing = true;
+        m->scan_needed = false; /* this pass scans */
         m->sync_phase = 1;
         m->probe_failed = false;
         m->caps = 0;

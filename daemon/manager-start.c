@@ -154,12 +154,17 @@ static void allocate_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, si
 {
         uint16_t vmid;
 
-        if (r < 0)
+        if (r < 0) {
+                /* No answer (or a garbled one): the RM may have allocated a VMID anyway. */
+                if (r != -EREMOTEIO && r != -ENOTCONN && r != -ENOMEM)
+                        vm->manager->scan_needed = true;
                 return start_fail_rm(vm, RM_VM_ALLOCATE, r, rm_error);
+        }
         if (rm_decode_vm_allocate_reply(d, n, &vmid) < 0 || vmid == 0) {
                 ManagerError e;
                 manager_error_set(&e, -EBADMSG, "VM_ALLOCATE failed: malformed reply");
                 e.rm_msg_id = RM_VM_ALLOCATE;
+                vm->manager->scan_needed = true;
                 return start_fail(vm, -EBADMSG, &e);
         }
         vm->vmid = vmid;

@@ -404,10 +404,12 @@ void vm_op_finish(Vm *vm, int r, const ManagerError *err)
                 vm_set_last_error(vm, e.message);
         else if (op->kind == VM_OP_START || op->kind == VM_OP_STOP)
                 vm_set_last_error(vm, NULL);
+        Manager *m = vm->manager;
         if (!op->detached && op->done)
-                op->done(vm->manager, vm, r, r < 0 ? &e : NULL, op->userdata);
+                op->done(m, vm, r, r < 0 ? &e : NULL, op->userdata);
         free(op->cause_method);
         free(op);
+        manager_maybe_scan(m);
 }
 
 struct DeferCtx {

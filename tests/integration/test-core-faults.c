@@ -107,6 +107,40 @@ TEST(fault_at_every_destroy_step)
         }
 }
 
+static bool scan_over(Core *c, void *ud)
+{
+        return !c->m->syncing && !c->m->scan_needed;
+}
+
+TEST(lost_or_garbled_packets_during_start)
+{
+        static const char *const faults[] = {
+                "{\"kind\":\"drop\",\"direction\":\"out\"}",   /* VM_ALLOCATE's reply */
+                "{\"kind\":\"drop\",\"direction\":\"in\"}",    /* VM_ALLOCATE itself */
+                "{\"kind\":\"corrupt\",\"direction\":\"out\"}", /* its VMID's top byte */
+        };
+        static const int expect[] = { -ETIMEDOUT, -ETIMEDOUT, -EBADMSG };
+
+        for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+                Core *c = core_new(&(CoreOpts){ .guest_pace_ms = 1, .rpc_timeout_usec = 400 * 1000 });
+                ManagerError err = {};
+                Vm *vm = core_create(c, "lossy", 32ull << 20, 1, false);
+
+                ASSERT_OK(core_simf(c, "InjectFault", "%s", faults[i]));
+                int r = core_start(c, vm, &err);
+                if (r != expect[i])
+                        TEST_FAIL_("fault %s: r=%d: %s", faults[i], r, err.message);
+                ASSERT_EQ(vm_get_state(vm), VM_STATE_STOPPED);
+                /* An allocation whose answer was lost is found by the VMID scan. */
+                ASSERT_TRUE(core_run_until(c, scan_over, NULL, CORE_TIMEOUT_MS));
+                core_assert_clean(c);
+                ASSERT_OK(core_start(c, vm, &err));
+                ASSERT_OK(core_destroy(c, "lossy", &err));
+                core_assert_clean(c);
+                core_free(c);
+        }
+}
+
 TEST(rm_link_stall_and_close)
 {
         Core *c = core_new(&(CoreOpts){ .guest_pace_ms = 1, .rpc_timeout_usec = 500 * 1000 });
