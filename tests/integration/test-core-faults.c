@@ -154,6 +154,7 @@ TEST(rm_link_stall_and_close)
         int r = core_start(c, vm, &err);
         ASSERT_EQ(r, -ETIMEDOUT);
         ASSERT_OK(core_simf(c, "ClearFaults", "{}"));
+        ASSERT_TRUE(core_run_until(c, scan_over, NULL, CORE_TIMEOUT_MS));
         if (vm_get_state(vm) == VM_STATE_FAILED)
                 ASSERT_OK(core_stop(c, vm, true, 0, &err));
         ASSERT_EQ(vm_get_state(vm), VM_STATE_STOPPED);
