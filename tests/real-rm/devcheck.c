@@ -8,8 +8,9 @@
  *       pool ioctl and mmap, argument checks, poll, and unbinding the driver under an open
  *       fd. Safe on a host without Gunyah (the smoke boot under plain QEMU): it never
  *       issues a read() or write() that would reach the hypervisor.
- *   gunyah-devcheck rm-vmid EXPECTED_VMID
- *       Talks to the real RM (gunyahd stopped): VM_ALLOCATE(0) must hand out
+ *   gunyah-devcheck rm-vmid EXPECTED_VMID [LINK]
+ *       Talks to the RM (gunyahd stopped) over LINK (default /dev/gunyah; a path outside
+ *       /dev is gunyah-rm-sim's SOCK_SEQPACKET socket): VM_ALLOCATE(0) must hand out
  *       EXPECTED_VMID again (the destroyed guest's VMID is free), then VM_DEALLOCATE it.
  *
  * Prints one line per check; exits 0 when all pass, 1 otherwise.
@@ -24,6 +25,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -207,15 +210,35 @@ static long rm_call(int fd, uint16_t seq, uint32_t msg_id, const uint8_t *payloa
         return -1;
 }
 
-static int rm_vmid(unsigned long want)
+/* The RM link: the device, or (rehearsal against gunyah-rm-sim) its SEQPACKET socket. */
+static int open_link(const char *path)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (!strncmp(path, "/dev/", 5))
+                return open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -1;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+static int rm_vmid(unsigned long want, const char *link)
 {
         uint8_t req[4] = { 0 }, rep[GUNYAH_HOST_MSG_SIZE];
         size_t n = 0;
         long err;
         unsigned long vmid;
-        int fd = open(DEV, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        int fd = open_link(link);
 
-        check(fd >= 0, "open " DEV " (gunyahd stopped)");
+        printf("devcheck: RM link %s\n", link);
+        check(fd >= 0, "open the RM link (gunyahd stopped)");
         if (fd < 0)
                 return 1;
         err = rm_call(fd, 1, 0x56000001, req, sizeof(req), rep, &n); /* VM_ALLOCATE(0) */
@@ -238,8 +261,8 @@ int main(int argc, char **argv)
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc == 4 && !strcmp(argv[1], "contract"))
                 return contract(strtoull(argv[2], NULL, 0), strtoull(argv[3], NULL, 0));
-        if (argc == 3 && !strcmp(argv[1], "rm-vmid"))
-                return rm_vmid(strtoul(argv[2], NULL, 0));
-        fprintf(stderr, "usage: %s contract POOL_BASE POOL_SIZE | rm-vmid VMID\n", argv[0]);
+        if ((argc == 3 || argc == 4) && !strcmp(argv[1], "rm-vmid"))
+                return rm_vmid(strtoul(argv[2], NULL, 0), argc == 4 ? argv[3] : DEV);
+        fprintf(stderr, "usage: %s contract POOL_BASE POOL_SIZE | rm-vmid VMID [LINK]\n", argv[0]);
         return 2;
 }

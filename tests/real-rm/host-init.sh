@@ -59,62 +59,86 @@ wait_for 20 test -c /dev/gunyah || fail "/dev/gunyah did not appear"
 dmesg | grep -E 'gunyah[-_]host|gunyah-resource|resource-manager' | sed 's/^/REALRM: dmesg: /'
 say "$(ls -l /dev/gunyah)"
 
+export GUNYAHCTL_ADDRESS=/run/gunyahd/io.gunyah.Manager
+ctl() { gunyahctl --timeout 300 "$@"; }
+# The first "key": value of a one-line JSON reply (the VM's own keys come before its parcels').
+json_int() { grep -o "\"$1\": *[0-9][0-9]*" | head -n1 | sed 's/.*: *//'; }
+json_str() { grep -o "\"$1\": *\"[^\"]*\"" | head -n1 | sed 's/.*: *"//; s/"$//'; }
+vm_state() { ctl --json info guest | json_str state; }
+guest_done() {
+    ctl --json info guest >/tmp/info.json &&
+        [ "$(json_str state </tmp/info.json)" = stopped ] && grep -q '"exit": *{' /tmp/info.json
+}
+
+# The daemon's part of the lane: gunyahd with $GUNYAHD_ARGS, a guest of $1 bytes of RAM that
+# ends by itself ($2 = self: its /init powers off) or on "gunyahctl stop" ($2 = stop), its
+# exit, destroy, the pool back in gunyahd, then (gunyahd stopped) the guest's VMID free
+# again in the RM reached through $3 (/dev/gunyah or the simulator's socket).
+run_lane() {
+    mkdir -p /run/gunyahd /var/lib/gunyahd
+    # shellcheck disable=SC2086 # GUNYAHD_ARGS is a word list by design
+    gunyahd $GUNYAHD_ARGS >/tmp/gunyahd.log 2>&1 &
+    gunyahd_pid=$!
+    wait_for 120 ctl daemon-info || { cat /tmp/gunyahd.log; fail "gunyahd did not come up"; }
+    ctl daemon-info | sed 's/^/REALRM: /'
+    avail_before=$(ctl --json daemon-info | json_int available)
+    [ -n "$avail_before" ] || fail "no pool in daemon-info"
+
+    ctl create guest --memory "$1" --vcpus 1 --kernel /guest/Image \
+        --initrd /guest/initrd.gz --cmdline "rdinit=/init panic=-1" || fail "create"
+    # The last reply of StartVM carries the VM with its VMID: read it there, the guest may
+    # be gone (exited and released, VMID null) by the time anyone asks again.
+    ctl --json start guest >/tmp/start.json 2>&1 ||
+        { cat /tmp/start.json; ctl info guest; cat /tmp/gunyahd.log; fail "start"; }
+    sed 's/^/REALRM: start: /' /tmp/start.json
+    vmid=$(tail -n1 /tmp/start.json | json_int vmid)
+    [ -n "$vmid" ] || fail "no VMID in StartVM's last reply"
+    say "guest started: VMID $vmid"
+    [ "$2" != stop ] || ctl stop guest || { ctl info guest; cat /tmp/gunyahd.log; fail "stop"; }
+    # Done when gunyahd recorded the exit (NOTIFY_VM_EXITED; for "self" after the guest's
+    # PSCI SYSTEM_OFF) and released everything: state "stopped" with an exit.
+    wait_for 600 guest_done || { ctl info guest; cat /tmp/gunyahd.log; fail "guest did not exit"; }
+    ctl info guest | sed 's/^/REALRM: info: /'
+    ctl destroy guest || fail "destroy"
+    ! ctl --json list | grep -q '"guest"' || fail "guest still listed after destroy"
+    avail_after=$(ctl --json daemon-info | json_int available)
+    say "pool available before $avail_before, after $avail_after"
+    [ "$avail_after" = "$avail_before" ] || fail "pool ranges not all back"
+
+    kill "$gunyahd_pid"
+    (sleep 60; kill -9 "$gunyahd_pid") 2>/dev/null &
+    watchdog=$!
+    wait "$gunyahd_pid"
+    kill "$watchdog" 2>/dev/null
+    say "gunyahd log:"
+    sed 's/^/REALRM: gunyahd: /' /tmp/gunyahd.log
+    gunyah-devcheck rm-vmid "$vmid" "$3" || fail "VMID not back in the RM"
+}
+
 case "$mode" in
 contract)
     gunyah-devcheck contract "$pool_base" "$pool_size" || fail "device contract"
-    for prog in gunyahd gunyahctl; do
-        "$prog" --version >/tmp/v 2>&1 || { cat /tmp/v; fail "$prog does not run here"; }
+    for prog in gunyahd gunyahctl gunyah-rm-sim; do
+        "$prog" --version >/tmp/v 2>&1 || "$prog" --help >/tmp/v 2>&1 ||
+            { cat /tmp/v; fail "$prog does not run here"; }
         say "$prog: $(head -n1 /tmp/v)"
     done
     rmmod gunyah_host || fail "rmmod"
+    # Rehearse the lane's daemon flow on this arm64 kernel against gunyah-rm-sim (open-rm
+    # profile, like the open-source RM), through a socket and a pool file.
+    sim_pool=/tmp/pool:0x50000000:0x10000000
+    gunyah-rm-sim --listen /run/rm.sock --pool "$sim_pool" --profile open-rm \
+        >/tmp/sim.log 2>&1 &
+    wait_for 30 test -S /run/rm.sock || { cat /tmp/sim.log; fail "gunyah-rm-sim did not start"; }
+    GUNYAHD_ARGS="--rm-socket=/run/rm.sock --pool=$sim_pool --state-dir=/var/lib/gunyahd"
+    GUNYAHD_ARGS="$GUNYAHD_ARGS --api-socket=/run/gunyahd/io.gunyah.Manager"
+    run_lane 64M stop /run/rm.sock
     finish PASS
     ;;
-lane) ;;
+lane)
+    run_lane 256M self /dev/gunyah
+    rmmod gunyah_host || fail "rmmod"
+    finish PASS
+    ;;
 *) fail "unknown realrm.mode '$mode'" ;;
 esac
-
-# ---- lane: the real RM ------------------------------------------------------------------
-export GUNYAHCTL_ADDRESS=/run/gunyahd/io.gunyah.Manager
-ctl() { gunyahctl --timeout 300 "$@"; }
-json_int() { sed -n "s/.*\"$1\": *\([0-9][0-9]*\).*/\1/p" | head -n1; }
-json_str() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" | head -n1; }
-
-mkdir -p /run/gunyahd /var/lib/gunyahd
-# shellcheck disable=SC2086 # GUNYAHD_ARGS is a word list by design
-gunyahd $GUNYAHD_ARGS >/tmp/gunyahd.log 2>&1 &
-gunyahd_pid=$!
-wait_for 120 ctl daemon-info || { cat /tmp/gunyahd.log; fail "gunyahd did not come up"; }
-ctl daemon-info | sed 's/^/REALRM: /'
-before=$(ctl --json daemon-info)
-avail_before=$(echo "$before" | json_int available)
-[ -n "$avail_before" ] || fail "no pool in daemon-info: $before"
-
-ctl create guest --memory 256M --vcpus 1 --kernel /guest/Image --initrd /guest/initrd.gz \
-    --cmdline "rdinit=/init panic=-1" || fail "create"
-ctl start guest 2>&1 | sed 's/^/REALRM: start: /'
-state=$(ctl --json info guest | json_str state)
-[ "$state" = running ] || [ "$state" = exited ] || {
-    ctl info guest
-    cat /tmp/gunyahd.log
-    fail "guest not running after start (state $state)"
-}
-vmid=$(ctl --json info guest | json_int vmid)
-say "guest started: VMID $vmid"
-# The guest's /init powers off at once: wait for NOTIFY_VM_EXITED (state "exited").
-exited() { [ "$(ctl --json info guest | json_str state)" = exited ]; }
-wait_for 600 exited || { ctl info guest; cat /tmp/gunyahd.log; fail "guest did not exit"; }
-ctl info guest | sed 's/^/REALRM: info: /'
-ctl destroy guest || fail "destroy"
-ctl --json list | grep -q '"guest"' && fail "guest still listed after destroy"
-after=$(ctl --json daemon-info)
-avail_after=$(echo "$after" | json_int available)
-say "pool available before $avail_before, after $avail_after"
-[ "$avail_after" = "$avail_before" ] || fail "pool ranges not all back"
-
-kill "$gunyahd_pid"
-wait_for 60 sh -c "! kill -0 $gunyahd_pid" || fail "gunyahd did not stop on SIGTERM"
-say "gunyahd log:"
-sed 's/^/REALRM: gunyahd: /' /tmp/gunyahd.log
-gunyah-devcheck rm-vmid "$vmid" || fail "VMID not back in the RM"
-rmmod gunyah_host || fail "rmmod"
-finish PASS

@@ -74,8 +74,9 @@ kversion=$(cat "$work/kmod/kernel.version")
 
 step "arm64 gunyahd, gunyahctl, libgunyahctl"
 cmake -S "$root" -B "$work/cross" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-gnu.cmake" \
-    -DGUNYAHD_WERROR=ON -DGUNYAHD_TESTS=OFF >/dev/null
-cmake --build "$work/cross" -j"$(nproc)" --target gunyahd gunyahctl
+    -DGUNYAHD_WERROR=ON -DGUNYAHD_TESTS=ON >/dev/null
+# gunyah-rm-sim: the --contract boot rehearses the lane's daemon flow against it.
+cmake --build "$work/cross" -j"$(nproc)" --target gunyahd gunyahctl gunyah-rm-sim
 aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror -I "$root/kernel/include" \
     -o "$work/gunyah-devcheck" "$here/devcheck.c"
 
@@ -146,7 +147,7 @@ install -m 755 "$work/pkg/bin/busybox" "$h/bin/busybox"
 install -m 755 "$here/host-init.sh" "$h/init"
 install -m 644 "$work/kmod/gunyah_host.ko" "$h/lib/modules/"
 install -m 755 "$work/gunyah-devcheck" "$h/usr/bin/"
-for prog in gunyahd gunyahctl; do
+for prog in gunyahd gunyahctl gunyah-rm-sim; do
     install -m 755 "$work/cross/bin/$prog" "$h/usr/bin/"
     copy_libs "$h" "$work/cross/bin/$prog"
 done
@@ -154,7 +155,7 @@ install -m 755 "$(realpath /lib/ld-linux-aarch64.so.1)" "$h/lib/ld-linux-aarch64
 install -m 644 "$work/Image" "$h/guest/Image"
 install -m 644 "$work/guest-initrd.gz" "$h/guest/initrd.gz"
 cat >"$h/etc/realrm.env" <<EOF
-GUNYAHD_ARGS="${GUNYAHD_REALRM_ARGS:---rm-device=/dev/gunyah --pool=device --state-dir=/var/lib/gunyahd --listen=/run/gunyahd/io.gunyah.Manager}"
+GUNYAHD_ARGS="${GUNYAHD_REALRM_ARGS:---rm-device=/dev/gunyah --pool=device --state-dir=/var/lib/gunyahd --api-socket=/run/gunyahd/io.gunyah.Manager -v}"
 EOF
 cpio_gz "$h" "$work/host-initrd.gz"
 initrd_size=$(stat -c %s "$work/host-initrd.gz")
@@ -164,11 +165,11 @@ echo "real-rm: host initrd $initrd_size bytes (room: $initrd_max)"
 # ---- devicetrees ------------------------------------------------------------------------------
 machine_lane="virt,virtualization=on,gic-version=3,highmem=off"
 machine_contract="virt,gic-version=3,highmem=off"
-# $1 machine, $2 smp, $3 out.dtb, $4 extra dts text. QEMU's own DT (dumped with -m 1G, so
-# the memory node is the HLOS's 1 GiB) plus the VM memory pool and the given extras.
+# $1 machine, $2 smp, $3 out.dtb, $4 extra dts text, $5 memory (default 1G: the memory
+# node is then the HLOS's 1 GiB). QEMU's own DT plus the VM memory pool and the extras.
 make_dtb() {
     local base="${3%.dtb}-qemu.dtb" dts="${3%.dtb}.dts" intc its pcie
-    qemu-system-aarch64 -machine "$1,dumpdtb=$base" -cpu max,sve128=on -m 1G -smp "$2" \
+    qemu-system-aarch64 -machine "$1,dumpdtb=$base" -cpu max,sve128=on -m "${5:-1G}" -smp "$2" \
         -nographic -nic none >/dev/null 2>&1 || { echo "real-rm: qemu dumpdtb failed" >&2; exit 1; }
     dtc -q -I dtb -O dts -o "$dts" "$base"
     dtc -I dts -O dtb -o /dev/null "$dts" 2>"$3.baseline.raw"
@@ -247,7 +248,7 @@ make_dtb "$machine_contract" 2 "$work/contract.dtb" '/ {
 			qcom,rx-queue-depth = <8>;
 		};
 	};
-};'
+};' 2G
 check_dtb "$work/contract.dtb"
 
 [ "$mode" != assemble ] || { step "assembled in $work (no boot: --assemble)"; exit 0; }
@@ -256,7 +257,7 @@ check_dtb "$work/contract.dtb"
 transcript="$work/transcript-$mode.txt"
 if [ "$mode" = contract ]; then
     step "booting Debian's $release under plain QEMU (contract checks)"
-    qemu=(qemu-system-aarch64 -machine "$machine_contract" -cpu max -m 1G -smp 2
+    qemu=(qemu-system-aarch64 -machine "$machine_contract" -cpu max -m 2G -smp 2
         -nographic -nic none -no-reboot -kernel "$work/Image" -initrd "$work/host-initrd.gz"
         -dtb "$work/contract.dtb" -append "$cmdline_common realrm.mode=contract")
     limit=${GUNYAH_REALRM_TIMEOUT:-600}
