@@ -117,6 +117,75 @@ static struct json_object *rss_json(const Rss *r)
         return o;
 }
 
+/* Rss by mapping name ("libsystemd.so.0", "[heap]", "[anon]"), largest first, into rows
+ * and a JSON object: where the idle figure goes. */
+static struct json_object *rss_by_mapping(pid_t pid, unsigned top)
+{
+        char path[64], line[512], name[256] = "[anon]";
+        struct { char name[64]; long kib; } m[128];
+        size_t n = 0;
+        struct json_object *o = json_object_new_object();
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
+                return o;
+        while (fgets(line, sizeof(line), f)) {
+                long kib;
+                if (sscanf(line, "Rss: %ld kB", &kib) == 1) {
+                        const char *b = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+                        size_t i;
+                        for (i = 0; i < n && strcmp(m[i].name, b); i++)
+                                ;
+                        if (i == n && n < 128)
+                                snprintf(m[n++].name, sizeof(m[0].name), "%.63s", b), m[i].kib = 0;
+                        if (i < n)
+                                m[i].kib += kib;
+                        continue;
+                }
+                /* a mapping header: "start-end perms off dev inode [path]" */
+                unsigned long a, z;
+                int pos = 0;
+                if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &a, &z, &pos) >= 2 && pos > 0) {
+                        char *p = line + pos;
+                        p[strcspn(p, "\n")] = 0;
+                        snprintf(name, sizeof(name), "%.255s", *p ? p : "[anon]");
+                }
+        }
+        fclose(f);
+        for (unsigned k = 0; k < top && k < n; k++) {
+                size_t best = k;
+                for (size_t i = k + 1; i < n; i++)
+                        if (m[i].kib > m[best].kib)
+                                best = i;
+                typeof(m[0]) t = m[k];
+                m[k] = m[best];
+                m[best] = t;
+                char what[96];
+                snprintf(what, sizeof(what), "  idle RSS in %.60s", m[k].name);
+                bench_row("memory", what, (double)m[k].kib, NAN, "KiB", NAN, NULL, VERDICT_NONE);
+                json_object_object_add(o, m[k].name, json_object_new_int64(m[k].kib));
+        }
+        return o;
+}
+
+static long rollup_pss(pid_t pid)
+{
+        char path[64], line[256];
+        long pss = -1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+        f = fopen(path, "re");
+        while (f && fgets(line, sizeof(line), f))
+                if (sscanf(line, "Pss: %ld kB", &pss) == 1)
+                        break;
+        if (f)
+                fclose(f);
+        return pss;
+}
+
 static int one_call(const char *api)
 {
         RawConn c;
@@ -206,7 +275,12 @@ void fig_memory(void)
                   idle_mib < 4.0 ? VERDICT_MET : VERDICT_MISSED);
         bench_row("memory", "RSS idle, anonymous (RssAnon)", idle.anon / 1024.0, NAN, "MiB", NAN,
                   NULL, VERDICT_NONE);
+        long pss = rollup_pss(s.d.pid);
+        bench_row("memory", "PSS idle (shared pages divided by sharers)", pss / 1024.0, NAN,
+                  "MiB", NAN, NULL, VERDICT_NONE);
+        json_object_object_add(d, "idle_pss_KiB", json_object_new_int64(pss));
         json_object_object_add(d, "idle", rss_json(&idle));
+        json_object_object_add(d, "idle_by_mapping", rss_by_mapping(s.d.pid, 6));
 
         r = hold_connections(s.d.api, children, per_child, pids, &release);
         if (r < 0) {
@@ -306,12 +380,12 @@ void fig_startup(void)
         /* empty state: a fresh state dir each time, same simulator */
         r = stack_open(&s, "startup-empty", 1ull << 30, 0);
         for (unsigned i = 0; r >= 0 && i < reps; i++) {
-                char state[600];
+                char leaf[32];
                 daemon_stop(&s.d, SIGTERM);
-                snprintf(state, sizeof(state), "%s/state-%u", s.dir, i);
-                mkdir(state, 0700);
-                snprintf(s.d.state, sizeof(s.d.state), "%s", state);
-                r = daemon_respawn(&s.d, sim_client_rm_path(s.sim), s.pool_spec, 0);
+                snprintf(leaf, sizeof(leaf), "state-%u", i);
+                r = bench_state_dir(s.dir, leaf, s.d.state, sizeof(s.d.state));
+                if (r >= 0)
+                        r = daemon_respawn(&s.d, sim_client_rm_path(s.sim), s.pool_spec, 0);
                 v[i] = s.d.ready_ns;
                 t[i] = spawn_true_ns();
         }

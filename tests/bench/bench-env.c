@@ -33,6 +33,22 @@ char *bench_subdir(const char *name)
         return p;
 }
 
+int bench_state_dir(const char *dir, const char *leaf, char *buf, size_t size)
+{
+        const char *base = strrchr(dir, '/');
+        int n;
+
+        if (bench_cfg.statedir[0])
+                n = snprintf(buf, size, "%s/%s-%s", bench_cfg.statedir, base ? base + 1 : dir, leaf);
+        else
+                n = snprintf(buf, size, "%s/%s", dir, leaf);
+        if (n < 0 || (size_t)n >= size)
+                return -ENAMETOOLONG;
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
 pid_t bench_spawn(char *const argv[], char *const env[], const char *logfile, unsigned nofile)
 {
         pid_t pid = fork();
@@ -208,10 +224,11 @@ int daemon_spawn(Daemon *d, const char *dir, const char *rm, const char *pool_sp
 {
         *d = (Daemon){ 0 };
         snprintf(d->api, sizeof(d->api), "%s/api.sock", dir);
-        snprintf(d->state, sizeof(d->state), "%s/state", dir);
         snprintf(d->images, sizeof(d->images), "%s/images", dir);
-        mkdir(d->state, 0700);
         mkdir(d->images, 0755);
+        int r = bench_state_dir(dir, "state", d->state, sizeof(d->state));
+        if (r < 0)
+                return r;
         return daemon_exec(d, rm, pool_spec, nofile);
 }
 

@@ -38,7 +38,9 @@
 #include "manager-internal.h"
 #include "manager.h"
 #include "pool.h"
+#include "buf.h"
 #include "rm-client.h"
+#include "rm-error.h"
 #include "rm-ids.h"
 #include "rm-mem.h"
 #include "rm-types.h"
@@ -48,7 +50,8 @@
 
 /* ---- sink RM ---- */
 
-static size_t sink_reply(uint32_t msg_id, uint32_t *handle, uint8_t *out, size_t cap)
+static size_t sink_reply(uint32_t msg_id, const uint8_t *req, size_t len, uint32_t *handle,
+                         uint8_t *out, size_t cap)
 {
         ssize_t n = 0;
 
@@ -66,7 +69,12 @@ static size_t sink_reply(uint32_t msg_id, uint32_t *handle, uint8_t *out, size_t
                 n = rm_encode_vm_get_hyp_resources_reply(out + 4, cap - 4, NULL, 0);
                 break;
         case RM_VM_GET_STATE: {
+                /* only the VM this sink allocated exists (recovery scans VMIDs) */
                 RmVmState st = { .vm_status = RM_VM_STATUS_READY };
+                if (len < 2 || (req[0] | req[1] << 8) != 0x41) {
+                        le32_put(out, RM_ERROR_VMID_INVALID);
+                        return 4;
+                }
                 n = rm_encode_vm_get_state_reply(out + 4, cap - 4, &st);
                 break;
         }
@@ -90,7 +98,7 @@ static void sink_serve(int fd)
                 if (rm_reassembler_feed(&ra, pkt, (size_t)n) != RM_REASM_COMPLETE ||
                     ra.hdr.type != RM_MSG_REQUEST)
                         continue;
-                size_t len = sink_reply(ra.hdr.msg_id, &handle, reply, sizeof(reply));
+                size_t len = sink_reply(ra.hdr.msg_id, ra.payload, ra.len, &handle, reply, sizeof(reply));
                 int frags = rm_fragments_for(len, RM_RECV_MAX_PAYLOAD);
                 for (int i = 0; i <= frags; i++) {
                         ssize_t k = rm_packet_build(RM_MSG_REPLY, ra.hdr.seq, ra.hdr.msg_id, reply,
@@ -136,6 +144,7 @@ typedef struct LendRun {
         bool ready, done;
         int r;
         uint64_t first_send, last_done;
+        uint64_t gap_total, gap_max; /* daemon time between a reply and its next request */
         unsigned msgs;
         uint64_t packets_before;
         PoolExtent *ext; /* copy of the image parcel's host extents */
@@ -165,6 +174,12 @@ static void on_latency(RmClient *c, uint32_t msg_id, int r, uint64_t queue_usec,
                 l->first_send = now - rpc_usec * 1000;
                 rm_client_get_stats(c, &st);
                 l->packets_before = st.packets_sent;
+        } else {
+                uint64_t sent = now - rpc_usec * 1000;
+                uint64_t gap = sent > l->last_done ? sent - l->last_done : 0;
+                l->gap_total += gap;
+                if (gap > l->gap_max)
+                        l->gap_max = gap;
         }
         l->last_done = now;
         l->msgs++;
@@ -203,7 +218,8 @@ static int run_until(LendRun *l, const bool *flag, unsigned secs)
         return 0;
 }
 
-static int daemon_lend(const char *dir, const char *sink, uint64_t size, LendRun *l)
+static int daemon_lend(const char *dir, const char *sink, uint64_t size, unsigned run,
+                       LendRun *l)
 {
         ManagerOptions o = MANAGER_OPTIONS_INIT;
         char pool[600], state[600], images[600], img[700];
@@ -213,7 +229,10 @@ static int daemon_lend(const char *dir, const char *sink, uint64_t size, LendRun
         int r;
 
         snprintf(pool, sizeof(pool), "%s/pool", dir);
-        snprintf(state, sizeof(state), "%s/state", dir);
+        char leaf[32];
+        snprintf(leaf, sizeof(leaf), "state-%u", run);
+        if ((r = bench_state_dir(dir, leaf, state, sizeof(state))) < 0)
+                return r;
         snprintf(images, sizeof(images), "%s/images", dir);
         snprintf(img, sizeof(img), "%s/Image", images);
         unlink(pool);
@@ -402,7 +421,7 @@ void fig_lend(void)
         static const uint64_t smoke[] = { 64ull << 20 };
         const uint64_t *sizes = bench_cfg.smoke ? smoke : full;
         const size_t n_sizes = bench_cfg.smoke ? 1 : 3;
-        const unsigned reps = bench_cfg.smoke ? 1 : 3;
+        const unsigned reps = bench_cfg.smoke ? 1 : bench_cfg.reps < 3 ? bench_cfg.reps : 3;
         struct json_object *d;
         double gbps[3] = { 0 };
         char *dir, sink[600];
@@ -420,19 +439,21 @@ void fig_lend(void)
         }
         d = json_object_new_array();
         for (size_t k = 0; k < n_sizes; k++) {
-                uint64_t size = sizes[k], tdm[3], tbm[3], tsm[3];
+                uint64_t size = sizes[k], tdm[3], tbm[3], tsm[3], gap_total = 0, gap_max = 0;
                 Packets pk = { 0 };
                 size_t n_ext = 0, msgs = 0, pkts = 0;
                 int r = 0;
                 for (unsigned rep = 0; rep < reps && r >= 0; rep++) {
                         LendRun l = { 0 };
-                        r = daemon_lend(dir, sink, size, &l);
+                        r = daemon_lend(dir, sink, size, (unsigned)(k * reps + rep), &l);
                         if (r >= 0 && (!l.ext || !l.msgs))
                                 r = -EIO;
                         if (r >= 0) {
                                 RmClientStats st;
                                 rm_client_get_stats(l.m->client, &st);
                                 tdm[rep] = l.last_done - l.first_send;
+                                gap_total = l.gap_total;
+                                gap_max = l.gap_max;
                                 n_ext = l.n_ext;
                                 msgs = l.msgs;
                                 pkts = (size_t)(st.packets_sent - l.packets_before);
@@ -476,6 +497,10 @@ void fig_lend(void)
                 json_object_object_add(o, "daemon_s", json_object_new_double(td));
                 json_object_object_add(o, "req_reply_s", json_object_new_double(tb));
                 json_object_object_add(o, "stream_s", json_object_new_double(ts));
+                json_object_object_add(o, "daemon_gaps_s", json_object_new_double(gap_total / 1e9));
+                json_object_object_add(o, "daemon_max_gap_s", json_object_new_double(gap_max / 1e9));
+                snprintf(what, sizeof(what), "  daemon time between reply and next request: total, max");
+                bench_row("lend", what, gap_total / 1e6, gap_max / 1e6, "ms", NAN, NULL, VERDICT_NONE);
                 json_object_array_add(d, o);
                 packets_free(&pk);
         }

@@ -24,7 +24,7 @@ static void usage(FILE *f)
 {
         fprintf(f,
                 "usage: gunyah-bench [--smoke] [--json FILE] [--only LIST] [--reps N] [--iters N]\n"
-                "                    [--secs S] [--qemu PATH] [--keep]\n"
+                "                    [--secs S] [--qemu PATH] [--state-tmpfs] [--keep]\n"
                 "  --smoke      seconds-long run for CI (fewer repetitions, small sizes)\n"
                 "  --json FILE  write every figure, its samples summary and the machine to FILE\n"
                 "  --only LIST  comma list of: overhead,rm-rpc,api-rtt,api-tput,qmp,lifecycle,\n"
@@ -33,6 +33,8 @@ static void usage(FILE *f)
                 "  --iters N    timed iterations per repetition\n"
                 "  --secs S     seconds per throughput repetition\n"
                 "  --qemu PATH  qemu-system-aarch64 for the QMP peer\n"
+                "  --state-tmpfs  daemons keep their state in /dev/shm (fsync almost free):\n"
+                "               separates the daemon's own cost from the disk's\n"
                 "  --keep       keep the work directory\n");
 }
 
@@ -69,6 +71,7 @@ static struct json_object *machine_json(uint64_t timer_ns, uint64_t loop_ns)
         json_object_object_add(m, "cpu", json_object_new_string(cpu));
         json_object_object_add(m, "kernel", json_object_new_string(u.release));
         json_object_object_add(m, "smoke", json_object_new_boolean(bench_cfg.smoke));
+        json_object_object_add(m, "state_tmpfs", json_object_new_boolean(bench_cfg.statedir[0] != 0));
         json_object_object_add(m, "reps", json_object_new_int((int)bench_cfg.reps));
         json_object_object_add(m, "iters", json_object_new_int((int)bench_cfg.iters));
         json_object_object_add(m, "warmup", json_object_new_int((int)bench_cfg.warmup));
@@ -93,9 +96,11 @@ int main(int argc, char **argv)
                 { "only", required_argument, NULL, 'o' }, { "reps", required_argument, NULL, 'r' },
                 { "iters", required_argument, NULL, 'i' }, { "secs", required_argument, NULL, 'S' },
                 { "qemu", required_argument, NULL, 'q' }, { "keep", no_argument, NULL, 'k' },
+                { "state-tmpfs", no_argument, NULL, 't' },
                 { "help", no_argument, NULL, 'h' },    {},
         };
         const char *json = NULL;
+        bool tmpfs = false;
         unsigned reps = 0, iters = 0;
         double secs = 0;
         char exe[4096];
@@ -112,6 +117,7 @@ int main(int argc, char **argv)
                 case 'S': secs = atof(optarg); break;
                 case 'q': bench_cfg.qemu = optarg; break;
                 case 'k': bench_cfg.keep = true; break;
+                case 't': tmpfs = true; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }
@@ -136,6 +142,14 @@ int main(int argc, char **argv)
         if (!mkdtemp(bench_cfg.workdir)) {
                 perror("mkdtemp");
                 return 1;
+        }
+        if (tmpfs) {
+                snprintf(bench_cfg.statedir, sizeof(bench_cfg.statedir),
+                         "/dev/shm/gunyah-bench-state-XXXXXX");
+                if (!mkdtemp(bench_cfg.statedir)) {
+                        perror("mkdtemp /dev/shm");
+                        return 1;
+                }
         }
         signal(SIGPIPE, SIG_IGN);
         /* 1,000 client connections and their peers need more than 1024 fds. */
@@ -163,6 +177,8 @@ int main(int argc, char **argv)
         bench_print_table();
         if (json && bench_write_json(json, machine_json(timer_ns, loop_ns)) < 0)
                 fprintf(stderr, "gunyah-bench: cannot write %s\n", json);
+        if (bench_cfg.statedir[0])
+                rm_rf(bench_cfg.statedir);
         if (!bench_cfg.keep)
                 rm_rf(bench_cfg.workdir);
         else

@@ -232,8 +232,17 @@ static int on_progress(const char *stage, const char *json, void *ud)
         return 0;
 }
 
+typedef struct Snapshot {
+        const char *pool_path; /* snapshot the pool right after the start */
+        Chunk *ch;
+        size_t n;
+        uint64_t bytes;
+} Snapshot;
+
+static int snapshot_pool(const char *path, Chunk **ret, size_t *ret_n, uint64_t *ret_bytes);
+
 static int lifecycle_once(gunyahctl *h, const char *name, uint64_t mem, Samples *ph,
-                          StageTimes *st, Proxy *cap)
+                          StageTimes *st, Proxy *cap, Snapshot *snap)
 {
         uint64_t t[_PH_MAX + 1];
         int r;
@@ -251,6 +260,8 @@ static int lifecycle_once(gunyahctl *h, const char *name, uint64_t mem, Samples 
                 st->last = t[1];
         }
         if ((r = gunyahctl_start_vm(h, name, st ? on_progress : NULL, st, NULL)) < 0)
+                return r;
+        if (snap && (r = snapshot_pool(snap->pool_path, &snap->ch, &snap->n, &snap->bytes)) < 0)
                 return r;
         t[2] = bench_now_ns();
         if (st && st->cur >= 0)
@@ -368,18 +379,16 @@ void fig_lifecycle(void)
         if (r >= 0)
                 r = gunyahctl_connect(&h, cap_st.d.api);
         if (r >= 0) {
-                r = lifecycle_once(h, "capture", mem, NULL, NULL, &px);
+                /* the pool file is fresh: what it holds after the start is what the daemon
+                 * wrote (kernel, DTB and the zeroed gaps of the image parcel) */
+                Snapshot snap = { .pool_path = sim_client_pool_path(cap_st.sim) };
+                r = lifecycle_once(h, "capture", mem, NULL, NULL, &px, &snap);
+                ch = snap.ch;
+                n_ch = snap.n;
+                snap_bytes = snap.bytes;
                 if (r < 0)
                         bench_log("lifecycle capture: %s (%s)", strerror(-r),
                                   gunyahctl_error_name(h) ?: "-");
-        }
-        if (r >= 0) {
-                /* the image bytes: start again (not recorded) and snapshot the pool */
-                r = vm_create(h, "snap", mem, false);
-                if (r >= 0)
-                        r = gunyahctl_start_vm(h, "snap", NULL, NULL, NULL);
-                if (r >= 0)
-                        r = snapshot_pool(sim_client_pool_path(cap_st.sim), &ch, &n_ch, &snap_bytes);
         }
         h = gunyahctl_disconnect(h);
         daemon_stop(&cap_st.d, SIGTERM);
@@ -394,7 +403,7 @@ void fig_lifecycle(void)
         if (r >= 0)
                 r = gunyahctl_connect(&h, st.d.api);
         if (r >= 0)
-                r = lifecycle_once(h, "warmup", mem, NULL, NULL, NULL);
+                r = lifecycle_once(h, "warmup", mem, NULL, NULL, NULL, NULL);
         char *rdir = bench_subdir("lifecycle-replay");
         for (unsigned i = 0; r >= 0 && i < reps; i++) {
                 char name[32];
@@ -403,9 +412,9 @@ void fig_lifecycle(void)
                         r = replay_once(rdir, px.pkts, px.n, ch, n_ch, 1ull << 30, &copy, bph,
                                         &mismatch);
                         if (r >= 0)
-                                r = lifecycle_once(h, name, mem, dph, &stages, NULL);
+                                r = lifecycle_once(h, name, mem, dph, &stages, NULL, NULL);
                 } else {
-                        r = lifecycle_once(h, name, mem, dph, &stages, NULL);
+                        r = lifecycle_once(h, name, mem, dph, &stages, NULL, NULL);
                         if (r >= 0)
                                 r = replay_once(rdir, px.pkts, px.n, ch, n_ch, 1ull << 30, &copy,
                                                 bph, &mismatch);

@@ -46,6 +46,7 @@ typedef struct BenchConfig {
         const char *bindir;  /* where gunyahd, gunyah-rm-sim, gunyah-test-image live */
         const char *qemu;    /* qemu-system-aarch64 path */
         char workdir[256];   /* the run's temp dir */
+        char statedir[256];  /* where daemons keep their state ("" = inside workdir) */
         bool keep;           /* keep workdir */
 } BenchConfig;
 
@@ -83,8 +84,11 @@ int bench_ab(BenchOp a, void *ua, Samples *sa, BenchOp b, void *ub, Samples *sb)
 void bench_overhead(uint64_t *ret_timer_ns, uint64_t *ret_loop_ns);
 
 /* ---- processes and files (bench-env.c) ---- */
-/* mkdir -p a subdir of the workdir; returns a static-lifetime strdup'd path. */
+/* mkdir a subdir of the workdir; returns a malloc'd path. */
 char *bench_subdir(const char *name);
+/* The state directory leaf of the environment in dir (inside dir, or under --state-tmpfs's
+ * directory), created 0700; written to buf. */
+int bench_state_dir(const char *dir, const char *leaf, char *buf, size_t size);
 /* Spawn argv[0] (a path) with extra env (NULL-terminated "K=V", may be NULL), stdout and
  * stderr to logfile (NULL: inherit). nofile > 0 raises RLIMIT_NOFILE first. Returns pid. */
 pid_t bench_spawn(char *const argv[], char *const env[], const char *logfile, unsigned nofile);
