@@ -218,7 +218,8 @@ void manager_on_page_fault(Manager *m, const uint8_t *p, size_t len)
                 vm_release_ranges(vm, e, n);
                 return fault_failed(vm, b, "out of memory");
         }
-        (void)vm_save_runtime(vm);
+        /* No record yet: until MEM_LEND answers, the RM holds nothing of this block, and the
+         * pool accounting is rebuilt from records anyway. The handle is saved on arrival. */
         log_vm_debug(vm->config.name, vm->vmid, "fault at 0x%" PRIx64 ": lending block %zu "
                      "[0x%" PRIx64 ", +0x%" PRIx64 ")", f.ipa, b, start, size);
         vm_lend(vm, start, block_lent, NULL);

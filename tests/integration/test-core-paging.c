@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core-harness.h"
@@ -74,6 +75,9 @@ TEST(demand_paging_v17)
         ASSERT_TRUE(st->bytes_lent > 0);
         ASSERT_TRUE(st->latency_max_usec > 0);
         ASSERT_EQ(n_demand(vm), 3);
+        fprintf(stderr, "figure: 3 faults served, latency mean %.0f us, max %llu us, block %llu MiB\n",
+                st->latency_total_usec / 3.0, (unsigned long long)st->latency_max_usec,
+                (unsigned long long)(vm_get_parcel(vm, 1)->size >> 20));
         ASSERT_TRUE(vm_get_n_parcels(vm) <= 64);
         core_assert_consistent(c);
 
