@@ -196,6 +196,10 @@ void manager_sync_done(Manager *m);
 bool manager_rm_usable(const Manager *m);
 void manager_destroy_vm(Manager *m, Vm *vm); /* unlink, delete records, event, free (deferred) */
 
+/* manager-notify.c */
+void manager_on_notify(RmClient *c, uint32_t msg_id, const uint8_t *payload, size_t len,
+                       void *userdata);
+void manager_on_link(RmClient *c, bool up, int error, void *userdata);
 /* manager-start.c */
 void manager_start_run(Vm *vm);
 /* manager-stop.c */
