@@ -207,6 +207,8 @@ void vm_release_begin(Vm *vm, VmReleaseThen then);
 void manager_stop_run(Vm *vm);
 void manager_destroy_run(Vm *vm);
 void manager_on_vm_exited(Manager *m, Vm *vm, const uint8_t *p, size_t len);
+/* RUNNING VM whose guest exited: EXITED, then release it (crash message first). */
+void vm_begin_exit_release(Vm *vm);
 /* Lend the parcel at guest_ipa (already in vm->parcels, handle invalid) to the VM: MEM_LEND
  * with ACL [{vmid, RWX}], label 0, then MEM_APPEND chunks past 512 SGL entries. The handle is
  * recorded (and saved) as soon as the RM gives it. then gets r, rm_error and the failing call. */

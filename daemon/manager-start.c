@@ -505,6 +505,9 @@ static void start_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, size_
         log_vm_info(vm->config.name, vm->vmid, "VM %s running (VMID %u, %s boot)",
                     vm->config.name, vm->vmid, vm_boot_convention_to_string(vm->boot));
         vm_op_finish(vm, 0, NULL);
+        /* The guest already exited while VM_START's reply was on its way. */
+        if (vm->has_exit && !vm->op && vm->state == VM_STATE_RUNNING)
+                vm_begin_exit_release(vm);
 }
 
 static void step_start(Vm *vm)

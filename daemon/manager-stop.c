@@ -693,7 +693,14 @@ void manager_on_vm_exited(Manager *m, Vm *vm, const uint8_t *p, size_t len)
                 return;
         }
         if (vm->state != VM_STATE_RUNNING)
-                return;
+                return; /* a start in flight picks it up when VM_START answers */
+        vm_begin_exit_release(vm);
+}
+
+void vm_begin_exit_release(Vm *vm)
+{
+        EventCause cause = { .kind = EVENT_CAUSE_RM, .rm_msg_id = RM_NOTIFY_VM_EXITED };
+
         vm_set_state(vm, VM_STATE_EXITED, &cause);
         if (!vm_op_new(vm, VM_OP_RELEASE, &cause, NULL, NULL, NULL)) {
                 log_vm_error(vm->config.name, vm->vmid, "Out of memory: VM left in EXITED");
