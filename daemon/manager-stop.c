@@ -654,7 +654,6 @@ static void exit_release_run(Vm *vm)
 
 void manager_on_vm_exited(Manager *m, Vm *vm, const uint8_t *p, size_t len)
 {
-        EventCause cause = { .kind = EVENT_CAUSE_RM, .rm_msg_id = RM_NOTIFY_VM_EXITED };
         RmNotifyVmExited ex;
 
         if (rm_decode_notify_vm_exited(p, len, &ex) < 0) {
