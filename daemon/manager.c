@@ -184,6 +184,9 @@ void manager_get_info(Manager *m, ManagerInfo *ret)
         *ret = (ManagerInfo){
                 .version = GUNYAHD_VERSION,
                 .link = m->link_state,
+                .rm_transport = m->link ? rm_link_kind_to_string(rm_link_get_kind(m->link))
+                                : m->rm_socket ? "socket" : m->rm_fd >= 0 ? "fd" : "device",
+                .rm_link = m->link ? rm_link_describe(m->link) : NULL,
                 .ready = m->ready,
                 .caps_known = m->caps_known,
                 .caps = m->caps,

@@ -97,6 +97,8 @@ typedef enum ManagerLinkState {
 typedef struct ManagerInfo {
         const char *version;        /* PROJECT_VERSION */
         ManagerLinkState link;
+        const char *rm_transport;   /* "device", "socket" or "fd" */
+        const char *rm_link;        /* e.g. "socket /run/sim.sock" (rm_link_describe) */
         bool ready;                 /* recovery done */
         bool caps_known;            /* the probe has completed on the current link */
         uint32_t caps;              /* MANAGER_CAP_* */

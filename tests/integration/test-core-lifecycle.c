@@ -61,6 +61,9 @@ TEST(lifecycle_both_profiles)
                 ASSERT_TRUE(info.ready);
                 ASSERT_TRUE(info.caps_known);
                 ASSERT_STREQ(info.rm_profile, core_profiles[p]);
+                ASSERT_STREQ(info.rm_transport, "socket");
+                ASSERT_TRUE(info.rm_link && strstr(info.rm_link, "rm.sock"));
+                ASSERT_U64_EQ(info.pool_largest_free, info.pool_size);
                 ASSERT_OK(event_log_subscribe(manager_get_event_log(c->m), collect, &live, &sub));
 
                 Vm *vm = core_create(c, "web1", 64ull << 20, 2, false);
