@@ -52,7 +52,8 @@ for arg in $(cat /proc/cmdline); do
 done
 pool_base=${pool%,*}
 pool_size=${pool#*,}
-say "host up: $(uname -r) $(uname -m), mode $mode, pool $pool_base+$pool_size"
+say "host up: $(uname -r) $(uname -m), mode $mode, pool $pool_base+$pool_size,\
+ $(sed -n 's/^MemAvailable: *//p' /proc/meminfo) available"
 
 insmod /lib/modules/gunyah_host.ko || fail "insmod gunyah_host.ko"
 wait_for 20 test -c /dev/gunyah || fail "/dev/gunyah did not appear"
