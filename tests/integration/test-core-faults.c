@@ -141,6 +141,61 @@ TEST(lost_or_garbled_packets_during_start)
         }
 }
 
+typedef struct CloseAt {
+        Core *c;
+        const char *stage;
+        bool done;
+        int r;
+} CloseAt;
+
+static void close_progress(Manager *m, Vm *vm, const ManagerProgress *p, void *userdata)
+{
+        CloseAt *k = userdata;
+        if (strcmp(p->stage, k->stage) == 0)
+                ASSERT_OK(core_simf(k->c, "InjectFault", "{\"kind\":\"close\"}"));
+}
+
+static void close_done(Manager *m, Vm *vm, int r, const ManagerError *err, void *userdata)
+{
+        CloseAt *k = userdata;
+        k->done = true;
+        k->r = r;
+}
+
+static bool settled(Core *c, void *ud)
+{
+        Vm *vm = ud;
+        return c->m->link_state == MANAGER_LINK_UP && !c->m->syncing && c->m->caps_known &&
+               vm_get_state(vm) == VM_STATE_STOPPED;
+}
+
+TEST(link_lost_during_start_then_resync)
+{
+        static const char *const stages[] = { "lend", "config-image", "init", "start" };
+
+        for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++) {
+                Core *c = core_new(&(CoreOpts){ .guest_pace_ms = 1 });
+                ManagerError err = {};
+                Vm *vm = core_create(c, "cut", 32ull << 20, 1, false);
+                CloseAt k = { .c = c, .stage = stages[i] };
+
+                ASSERT_OK(manager_vm_start(c->m, vm, NULL, close_progress, close_done, &k, NULL, &err));
+                core_run_until_flag(c, &k.done, CORE_TIMEOUT_MS);
+                if (k.r == 0) {
+                        /* The RM answered VM_START before the link went: a running VM that
+                         * the resync adopts. */
+                        ASSERT_EQ(strcmp(stages[i], "start"), 0);
+                        ASSERT_OK(core_destroy(c, "cut", &err));
+                } else {
+                        ASSERT_EQ(k.r, -ENOTCONN);
+                        /* After the reconnect the resync releases what the RM holds. */
+                        ASSERT_TRUE(core_run_until(c, settled, vm, CORE_TIMEOUT_MS));
+                }
+                core_assert_clean(c);
+                core_free(c);
+        }
+}
+
 TEST(rm_link_stall_and_close)
 {
         Core *c = core_new(&(CoreOpts){ .guest_pace_ms = 1, .rpc_timeout_usec = 500 * 1000 });
