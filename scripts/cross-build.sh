@@ -18,7 +18,7 @@ cmake --build "$out" -j"$jobs"
 # a target built outside the toolchain) fails here rather than on a device.
 bad=0
 for f in "$out"/bin/* "$out"/lib/*.so*; do
-    [ -f "$f" ] && [ ! -L "$f" ] || continue
+    if [ ! -f "$f" ] || [ -L "$f" ]; then continue; fi
     machine=$(LC_ALL=C readelf -h "$f" 2>/dev/null | sed -n 's/^ *Machine: *//p')
     [ -n "$machine" ] || continue # not ELF (scripts, data)
     if [ "$machine" != "AArch64" ]; then
@@ -30,7 +30,9 @@ done
 for f in gunyahd gunyahctl; do
     [ -f "$out/bin/$f" ] && echo "cross-build: $out/bin/$f (AArch64)"
 done
-ls "$out"/lib/libgunyahctl.so* 2>/dev/null | sed 's/^/cross-build: /'
+for f in "$out"/lib/libgunyahctl.so*; do
+    [ ! -e "$f" ] || echo "cross-build: $f"
+done
 
 # Unit tests that run another built program themselves (system(), exec) cannot run here:
 # qemu-user runs the test, but the kernel cannot exec the arm64 child (no binfmt_misc in

@@ -64,7 +64,8 @@ install_kernel_headers() {
     $sudo apt-get install -y -qq --no-install-recommends "linux-kbuild-6.1=$ver" \
         "linux-headers-$abi-common=$ver" >/dev/null
     tmp=$(mktemp -d)
-    (cd "$tmp" && apt-get download -qq "linux-headers-$abi-arm64:arm64=$ver" 2>/dev/null)
+    (cd "$tmp" && apt-get download -qq "linux-headers-$abi-arm64:arm64=$ver" 2>/dev/null) ||
+        { echo "install-deps: apt-get download linux-headers-$abi-arm64:arm64=$ver failed" >&2; exit 1; }
     $sudo rm -rf "$dir"
     $sudo mkdir -p "$dir"
     dpkg-deb --fsys-tarfile "$tmp"/linux-headers-"$abi"-arm64_*.deb |
