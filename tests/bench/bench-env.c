@@ -38,10 +38,7 @@ int bench_state_dir(const char *dir, const char *leaf, char *buf, size_t size)
         const char *base = strrchr(dir, '/');
         int n;
 
-        if (bench_cfg.statedir[0])
-                n = snprintf(buf, size, "%s/%s-%s", bench_cfg.statedir, base ? base + 1 : dir, leaf);
-        else
-                n = snprintf(buf, size, "%s/%s", dir, leaf);
+        n = snprintf(buf, size, "%s/%s-%s", bench_cfg.statedir, base ? base + 1 : dir, leaf);
         if (n < 0 || (size_t)n >= size)
                 return -ENAMETOOLONG;
         if (mkdir(buf, 0700) < 0 && errno != EEXIST)

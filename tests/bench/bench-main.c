@@ -71,7 +71,8 @@ static struct json_object *machine_json(uint64_t timer_ns, uint64_t loop_ns)
         json_object_object_add(m, "cpu", json_object_new_string(cpu));
         json_object_object_add(m, "kernel", json_object_new_string(u.release));
         json_object_object_add(m, "smoke", json_object_new_boolean(bench_cfg.smoke));
-        json_object_object_add(m, "state_tmpfs", json_object_new_boolean(bench_cfg.statedir[0] != 0));
+        json_object_object_add(m, "workdir", json_object_new_string(bench_cfg.workdir));
+        json_object_object_add(m, "statedir", json_object_new_string(bench_cfg.statedir));
         json_object_object_add(m, "reps", json_object_new_int((int)bench_cfg.reps));
         json_object_object_add(m, "iters", json_object_new_int((int)bench_cfg.iters));
         json_object_object_add(m, "warmup", json_object_new_int((int)bench_cfg.warmup));
@@ -138,18 +139,20 @@ int main(int argc, char **argv)
         }
         exe[n] = 0;
         bench_cfg.bindir = strdup(dirname(exe));
-        snprintf(bench_cfg.workdir, sizeof(bench_cfg.workdir), "/tmp/gunyah-bench-XXXXXX");
+        /* Pools (host RAM on hardware) live on tmpfs when there is one, so that neither side
+         * of a comparison pays for disk writeback of pool pages; daemon state lives on disk
+         * (as /var/lib/gunyahd does) unless --state-tmpfs. */
+        snprintf(bench_cfg.workdir, sizeof(bench_cfg.workdir), "%s/gunyah-bench-XXXXXX",
+                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
         if (!mkdtemp(bench_cfg.workdir)) {
                 perror("mkdtemp");
                 return 1;
         }
-        if (tmpfs) {
-                snprintf(bench_cfg.statedir, sizeof(bench_cfg.statedir),
-                         "/dev/shm/gunyah-bench-state-XXXXXX");
-                if (!mkdtemp(bench_cfg.statedir)) {
-                        perror("mkdtemp /dev/shm");
-                        return 1;
-                }
+        snprintf(bench_cfg.statedir, sizeof(bench_cfg.statedir), "%s/gunyah-bench-state-XXXXXX",
+                 tmpfs ? "/dev/shm" : "/tmp");
+        if (!mkdtemp(bench_cfg.statedir)) {
+                perror("mkdtemp (state)");
+                return 1;
         }
         signal(SIGPIPE, SIG_IGN);
         /* 1,000 client connections and their peers need more than 1024 fds. */
@@ -177,11 +180,12 @@ int main(int argc, char **argv)
         bench_print_table();
         if (json && bench_write_json(json, machine_json(timer_ns, loop_ns)) < 0)
                 fprintf(stderr, "gunyah-bench: cannot write %s\n", json);
-        if (bench_cfg.statedir[0])
+        if (!bench_cfg.keep) {
                 rm_rf(bench_cfg.statedir);
-        if (!bench_cfg.keep)
                 rm_rf(bench_cfg.workdir);
+        }
         else
-                fprintf(stderr, "gunyah-bench: work directory kept: %s\n", bench_cfg.workdir);
+                fprintf(stderr, "gunyah-bench: kept %s and %s\n", bench_cfg.workdir,
+                        bench_cfg.statedir);
         return bench_exit_code();
 }

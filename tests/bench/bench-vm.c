@@ -33,6 +33,7 @@
 #include "bench-vm.h"
 #include "bench.h"
 #include "gunyahctl.h"
+#include "buf.h"
 #include "rm-ids.h"
 #include "rm-vm.h"
 #include "sim-client.h"
@@ -283,32 +284,62 @@ static int lifecycle_once(gunyahctl *h, const char *name, uint64_t mem, Samples 
         return 0;
 }
 
-/* ---- the baseline: replay on a fresh simulator ---- */
+/* ---- the baseline: replay on a simulator of its own ---- */
 
-static int replay_once(const char *dir, const Pkt *pk, size_t n, const Chunk *ch, size_t n_ch,
-                       uint64_t pool_size, Samples *copy, Samples *ph, size_t *mismatch)
-{
-        SimClient *sim = NULL;
-        BareRm b = { .fd = -1 };
-        uint64_t t[_PH_MAX] = { 0 };
-        int r = bench_sim_spawn(dir, pool_size, &sim);
+/*
+ * The replay's simulator lives as long as the daemon's (so both have their pool mapped and
+ * faulted in after the warm-up); what differs from one lifecycle to the next on it is the
+ * memparcel handle (a counter), so the handle of each LEND reply is mapped to the captured
+ * one and patched into the requests that carry it (MEM_APPEND, MEM_RECLAIM, MEM_RELEASE,
+ * MEM_NOTIFY at payload offset 0, VM_CONFIG_IMAGE at offset 4). VMIDs are reused by the
+ * simulator (lowest free), and every reply's error word is compared with the capture.
+ */
+typedef struct Replay {
+        SimClient *sim;
+        BareRm b;
         uint8_t *pool;
+        uint32_t map_from[8], map_to[8];
+        size_t n_map;
+} Replay;
 
-        if (r < 0)
-                return r;
-        pool = sim_client_pool(sim);
-        if (!pool || (r = bare_open(&b, sim_client_rm_path(sim))) < 0) {
-                r = r < 0 ? r : -ENOMEM;
-                goto out;
-        }
+static void replay_patch(Replay *rp, uint8_t *pkt, size_t len)
+{
+        uint32_t id = (uint32_t)pkt[4] | pkt[5] << 8 | pkt[6] << 16 | (uint32_t)pkt[7] << 24;
+        size_t off;
+
+        if ((pkt[1] & 3) != RM_MSG_REQUEST)
+                return;
+        if (id == RM_MEM_APPEND || id == RM_MEM_RECLAIM || id == RM_MEM_RELEASE ||
+            id == RM_MEM_NOTIFY)
+                off = RM_HEADER_SIZE;
+        else if (id == RM_VM_CONFIG_IMAGE)
+                off = RM_HEADER_SIZE + 4;
+        else
+                return;
+        if (off + 4 > len)
+                return;
+        uint32_t h = le32_get(pkt + off);
+        for (size_t i = 0; i < rp->n_map; i++)
+                if (rp->map_from[i] == h)
+                        le32_put(pkt + off, rp->map_to[i]);
+}
+
+static int replay_run(Replay *rp, const Pkt *pk, size_t n, const Chunk *ch, size_t n_ch,
+                      Samples *copy, Samples *ph, size_t *mismatch)
+{
+        uint64_t t[_PH_MAX] = { 0 };
+
+        rp->n_map = 0;
         uint64_t t0 = bench_now_ns();
         for (size_t i = 0; i < n_ch; i++)
-                memcpy(pool + ch[i].off, ch[i].data, ch[i].len);
+                memcpy(rp->pool + ch[i].off, ch[i].data, ch[i].len);
         uint64_t t1 = bench_now_ns();
-        samples_add(copy, t1 - t0);
+        if (copy)
+                samples_add(copy, t1 - t0);
         uint64_t last = t1;
         int cur = pk && n ? pk[0].phase : 0;
         for (size_t i = 0; i < n; i++) {
+                uint8_t buf[1024];
                 if (pk[i].phase != cur) {
                         uint64_t now = bench_now_ns();
                         t[cur] += now - last;
@@ -316,36 +347,52 @@ static int replay_once(const char *dir, const Pkt *pk, size_t n, const Chunk *ch
                         cur = pk[i].phase;
                 }
                 if (pk[i].to_rm) {
-                        if (write(b.fd, pk[i].data, pk[i].len) != pk[i].len) {
-                                r = -errno;
-                                goto out;
-                        }
+                        memcpy(buf, pk[i].data, pk[i].len);
+                        replay_patch(rp, buf, pk[i].len);
+                        if (write(rp->b.fd, buf, pk[i].len) != pk[i].len)
+                                return -errno;
                         continue;
                 }
-                struct pollfd f = { .fd = b.fd, .events = POLLIN };
-                uint8_t buf[1024];
-                if (poll(&f, 1, 10000) <= 0) {
-                        r = -ETIMEDOUT;
-                        goto out;
-                }
-                ssize_t k = read(b.fd, buf, sizeof(buf));
-                if (k <= 0) {
-                        r = k < 0 ? -errno : -ECONNRESET;
-                        goto out;
+                struct pollfd f = { .fd = rp->b.fd, .events = POLLIN };
+                if (poll(&f, 1, 10000) <= 0)
+                        return -ETIMEDOUT;
+                ssize_t k = read(rp->b.fd, buf, sizeof(buf));
+                if (k <= 0)
+                        return k < 0 ? -errno : -ECONNRESET;
+                uint32_t id = le32_get(buf + 4);
+                if (k >= 16 && (buf[1] & 3) == RM_MSG_REPLY && pk[i].len >= 16 &&
+                    (id == RM_MEM_LEND || id == RM_MEM_SHARE || id == RM_MEM_DONATE) &&
+                    rp->n_map < 8) {
+                        rp->map_from[rp->n_map] = le32_get(pk[i].data + 12);
+                        rp->map_to[rp->n_map++] = le32_get(buf + 12);
                 }
                 /* same type and msg_id (bytes 1 and 4..7) and same error word, if a reply */
                 if (k < 8 || buf[1] != pk[i].data[1] || memcmp(buf + 4, pk[i].data + 4, 4) ||
-                    ((buf[1] & 3) == 2 && k >= 12 && memcmp(buf + 8, pk[i].data + 8, 4)))
+                    ((buf[1] & 3) == RM_MSG_REPLY && k >= 12 && memcmp(buf + 8, pk[i].data + 8, 4)))
                         (*mismatch)++;
         }
         t[cur] += bench_now_ns() - last;
-        for (int i = 0; i < _PH_MAX; i++)
+        for (int i = 0; ph && i < _PH_MAX; i++)
                 samples_add(&ph[i], t[i]);
-        r = 0;
-out:
-        bare_close(&b);
-        sim_client_free(sim);
-        return r;
+        return 0;
+}
+
+static int replay_open(Replay *rp, const char *dir, uint64_t pool_size)
+{
+        int r = bench_sim_spawn(dir, pool_size, &rp->sim);
+
+        if (r < 0)
+                return r;
+        rp->pool = sim_client_pool(rp->sim);
+        if (!rp->pool)
+                return -ENOMEM;
+        return bare_open(&rp->b, sim_client_rm_path(rp->sim));
+}
+
+static void replay_close(Replay *rp)
+{
+        bare_close(&rp->b);
+        sim_client_free(rp->sim);
 }
 
 void fig_lifecycle(void)
@@ -398,6 +445,13 @@ void fig_lifecycle(void)
                 goto out;
         }
 
+        if (getenv("GUNYAH_BENCH_DEBUG"))
+                for (size_t i = 0; i < px.n; i++)
+                        fprintf(stderr, "capture %zu phase %s %s type %u msg_id 0x%08x len %u\n", i,
+                                phase_name[px.pkts[i].phase], px.pkts[i].to_rm ? "->rm" : "<-rm",
+                                px.pkts[i].data[1] & 3, px.pkts[i].data[4] | px.pkts[i].data[5] << 8 |
+                                px.pkts[i].data[6] << 16 | (uint32_t)px.pkts[i].data[7] << 24,
+                                px.pkts[i].len);
         /* 2. timed: daemon and replay, alternating */
         r = stack_open(&st, "lifecycle", 1ull << 30, 0);
         if (r >= 0)
@@ -405,21 +459,25 @@ void fig_lifecycle(void)
         if (r >= 0)
                 r = lifecycle_once(h, "warmup", mem, NULL, NULL, NULL, NULL);
         char *rdir = bench_subdir("lifecycle-replay");
+        Replay rp = { .b.fd = -1 };
+        if (r >= 0)
+                r = rdir ? replay_open(&rp, rdir, 1ull << 30) : -ENOMEM;
+        if (r >= 0) /* warm-up, as on the daemon's side */
+                r = replay_run(&rp, px.pkts, px.n, ch, n_ch, NULL, NULL, &mismatch);
         for (unsigned i = 0; r >= 0 && i < reps; i++) {
                 char name[32];
                 snprintf(name, sizeof(name), "life%u", i);
                 if (i & 1) {
-                        r = replay_once(rdir, px.pkts, px.n, ch, n_ch, 1ull << 30, &copy, bph,
-                                        &mismatch);
+                        r = replay_run(&rp, px.pkts, px.n, ch, n_ch, &copy, bph, &mismatch);
                         if (r >= 0)
                                 r = lifecycle_once(h, name, mem, dph, &stages, NULL, NULL);
                 } else {
                         r = lifecycle_once(h, name, mem, dph, &stages, NULL, NULL);
                         if (r >= 0)
-                                r = replay_once(rdir, px.pkts, px.n, ch, n_ch, 1ull << 30, &copy,
-                                                bph, &mismatch);
+                                r = replay_run(&rp, px.pkts, px.n, ch, n_ch, &copy, bph, &mismatch);
                 }
         }
+        replay_close(&rp);
         free(rdir);
         if (r < 0) {
                 bench_fail("lifecycle", "%s (%s)", strerror(-r), h ? gunyahctl_error_name(h) ?: "-" : "-");

@@ -46,7 +46,7 @@ typedef struct BenchConfig {
         const char *bindir;  /* where gunyahd, gunyah-rm-sim, gunyah-test-image live */
         const char *qemu;    /* qemu-system-aarch64 path */
         char workdir[256];   /* the run's temp dir */
-        char statedir[256];  /* where daemons keep their state ("" = inside workdir) */
+        char statedir[256];  /* where daemons keep their state (disk, or tmpfs) */
         bool keep;           /* keep workdir */
 } BenchConfig;
 
@@ -86,8 +86,8 @@ void bench_overhead(uint64_t *ret_timer_ns, uint64_t *ret_loop_ns);
 /* ---- processes and files (bench-env.c) ---- */
 /* mkdir a subdir of the workdir; returns a malloc'd path. */
 char *bench_subdir(const char *name);
-/* The state directory leaf of the environment in dir (inside dir, or under --state-tmpfs's
- * directory), created 0700; written to buf. */
+/* The state directory of the environment in dir: statedir/<basename dir>-<leaf>, created
+ * 0700; written to buf. */
 int bench_state_dir(const char *dir, const char *leaf, char *buf, size_t size);
 /* Spawn argv[0] (a path) with extra env (NULL-terminated "K=V", may be NULL), stdout and
  * stderr to logfile (NULL: inherit). nofile > 0 raises RLIMIT_NOFILE first. Returns pid. */
