@@ -305,7 +305,7 @@ static void fmt_vm_exists(gunyahctl *h, const char *what, char *buf, size_t size
 
 static void fmt_invalid_state(gunyahctl *h, const char *what, char *buf, size_t size)
 {
-        snprintf(buf, size, "cannot %s VM %s: it is %s", what, param(h, "name"),
+        snprintf(buf, size, "cannot %s: VM %s is %s", what, param(h, "name"),
                  param(h, "state"));
 }
 

@@ -60,10 +60,12 @@ static const struct {
         const char *state;
         Colour colour;
 } state_colours[] = {
-        { "running", COLOUR_GREEN },   { "starting", COLOUR_BLUE },
-        { "stopping", COLOUR_YELLOW }, { "destroying", COLOUR_YELLOW },
-        { "stopped", COLOUR_YELLOW },  { "failed", COLOUR_RED },
-        { "up", COLOUR_GREEN },        { "down", COLOUR_RED },
+        { "running", COLOUR_GREEN },    { "starting", COLOUR_BLUE },
+        { "recovering", COLOUR_BLUE },  { "connecting", COLOUR_BLUE },
+        { "stopping", COLOUR_YELLOW },  { "releasing", COLOUR_YELLOW },
+        { "destroying", COLOUR_YELLOW }, { "exited", COLOUR_YELLOW },
+        { "failed", COLOUR_RED },       { "lost", COLOUR_RED },
+        { "up", COLOUR_GREEN },         { "down", COLOUR_RED },
 };
 
 Colour output_state_colour(const char *state)

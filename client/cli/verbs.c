@@ -113,16 +113,12 @@ int verb_create(gunyahctl *h, const Options *o, char **args)
 
 /* ---- start, with progress ---- */
 
-static const char *const start_stages[] = {
-        "allocate", "lend", "configure", "init", "boot-context", "resources", "start", "running",
-};
-
 typedef struct StartWatch {
         const Options *o;
         bool bar;
-        unsigned stage;
 } StartWatch;
 
+/* One progress reply: stage, step of steps (when the daemon counts them) and detail. */
 static int start_progress(const char *stage, const char *json, void *userdata)
 {
         StartWatch *w = userdata;
@@ -131,21 +127,18 @@ static int start_progress(const char *stage, const char *json, void *userdata)
                 return 0;
         }
         _cleanup_(json_object_putp) struct json_object *p = json_tokener_parse(json);
-        for (unsigned i = 0; i < ELEMENTSOF(start_stages); i++)
-                if (strcmp(stage, start_stages[i]) == 0)
-                        w->stage = i;
-        char label[160];
-        int64_t index, count;
+        char label[200], count[48] = "";
+        int64_t step = 0, steps = 0;
+        bool counted = json_int(p, "step", &step) && json_int(p, "steps", &steps) && step >= 0 &&
+                       steps > 0 && step <= steps;
+        if (counted)
+                snprintf(count, sizeof(count), "[%" PRId64 "/%" PRId64 "] ", step, steps);
         const char *detail = json_str(p, "detail");
-        if (json_int(p, "parcelIndex", &index) && json_int(p, "parcelCount", &count))
-                snprintf(label, sizeof(label), "%s: parcel %" PRId64 "/%" PRId64, stage,
-                         index + 1, count);
-        else if (detail)
-                snprintf(label, sizeof(label), "%s: %s", stage, detail);
-        else
-                snprintf(label, sizeof(label), "%s", stage);
+        snprintf(label, sizeof(label), "%s%s%s%s", count, stage, detail ? ": " : "",
+                 detail ?: "");
         if (w->bar)
-                progress_bar_draw(w->stage, ELEMENTSOF(start_stages) - 1, label);
+                progress_bar_draw(counted ? (unsigned)step : 0, counted ? (unsigned)steps : 1,
+                                  label + strlen(count));
         else {
                 printf("%s\n", label);
                 fflush(stdout);
@@ -332,15 +325,21 @@ static void print_vm_info(struct json_object *vm)
         kv("Persistent", pers ? (json_object_get_boolean(pers) ? "yes" : "no") : NULL,
            COLOUR_NONE);
         kv("Boot convention", json_str(vm, "bootConvention"), COLOUR_NONE);
-        kv("Entry", int_str(vm, "entry", true, buf, sizeof(buf)), COLOUR_NONE);
-        kv("DTB", int_str(vm, "dtbAddress", true, buf, sizeof(buf)), COLOUR_NONE);
         if (dp) {
-                int64_t faults = 0;
-                json_int(dp, "faults", &faults);
-                snprintf(buf2, sizeof(buf2), "%" PRId64 " faults, %s lent", faults,
-                         bytes_str(dp, "bytesLent", buf, sizeof(buf)) ?: "-");
+                int64_t served = 0, failed = 0, mean = 0;
+                json_int(dp, "faultsServed", &served);
+                json_int(dp, "faultsFailed", &failed);
+                json_int(dp, "latencyMean", &mean);
+                snprintf(buf2, sizeof(buf2),
+                         "%" PRId64 " faults served, %" PRId64 " failed, %s lent, mean %" PRId64
+                         " us",
+                         served, failed, bytes_str(dp, "bytesLent", buf, sizeof(buf)) ?: "-",
+                         mean);
                 kv("Demand paging", buf2, COLOUR_NONE);
         }
+        const char *last_error = json_str(vm, "lastError");
+        if (last_error)
+                kv("Last error", last_error, COLOUR_RED);
         if (ex) {
                 const char *code = json_str(ex, "code");
                 const char *crash = json_str(ex, "crashMessage");
@@ -454,34 +453,42 @@ int verb_daemon_info(gunyahctl *h, const Options *o, char **args)
         int ret = parse_reply(reply, &root);
         if (ret != EXIT_OK)
                 return ret;
-        char buf[64], buf2[160];
+        char buf2[200];
         struct json_object *link = json_get(root, "rmLink", json_type_object);
         struct json_object *pool = json_get(root, "pool", json_type_object);
         struct json_object *caps = json_get(root, "capabilities", json_type_array);
+        struct json_object *ready = json_get(link, "ready", json_type_boolean);
         const char *link_state = json_str(link, "state");
+        int64_t calls = 0, errors = 0;
+        json_int(link, "calls", &calls);
+        json_int(link, "errors", &errors);
         kv("Version", json_str(root, "version"), COLOUR_BOLD);
-        snprintf(buf2, sizeof(buf2), "%s", link_state ?: "-");
+        snprintf(buf2, sizeof(buf2), "%s%s", link_state ?: "-",
+                 ready && !json_object_get_boolean(ready) ? " (recovering)" : "");
         kv("RM link", buf2, output_state_colour(link_state));
-        snprintf(buf2, sizeof(buf2), "%s %s", json_str(link, "transport") ?: "-",
-                 json_str(link, "address") ?: "");
-        kv("RM transport", buf2, COLOUR_NONE);
+        snprintf(buf2, sizeof(buf2), "%" PRId64 " made, %" PRId64 " refused", calls, errors);
+        kv("RM calls", buf2, COLOUR_NONE);
         kv("RM profile", json_str(root, "rmProfile"), COLOUR_NONE);
-        kv("RM version", int_str(root, "rmVersion", true, buf, sizeof(buf)), COLOUR_NONE);
         buf2[0] = 0;
         for (size_t i = 0; caps && i < json_object_array_length(caps); i++) {
-                const char *s = json_object_get_string(json_object_array_get_idx(caps, i));
+                const char *c = json_object_get_string(json_object_array_get_idx(caps, i));
                 size_t len = strlen(buf2);
-                snprintf(buf2 + len, sizeof(buf2) - len, "%s%s", i ? ", " : "", s ?: "");
+                snprintf(buf2 + len, sizeof(buf2) - len, "%s%s", i ? ", " : "", c ?: "");
         }
-        kv("Capabilities", caps ? buf2 : NULL, COLOUR_NONE);
-        kv("VMs", int_str(root, "vmCount", false, buf, sizeof(buf)), COLOUR_NONE);
+        kv("Capabilities", caps ? (buf2[0] ? buf2 : "none") : NULL, COLOUR_NONE);
+        int64_t n_vms = 0, n_running = 0;
+        json_int(root, "vmCount", &n_vms);
+        json_int(root, "runningCount", &n_running);
+        snprintf(buf2, sizeof(buf2), "%" PRId64 " (%" PRId64 " running)", n_vms, n_running);
+        kv("VMs", buf2, COLOUR_NONE);
         if (pool) {
-                char u[32], s[32];
+                char u[32], z[32], f[32];
                 int64_t ipa = 0;
                 json_int(pool, "ipa", &ipa);
-                snprintf(buf2, sizeof(buf2), "%s used of %s at 0x%" PRIx64,
+                snprintf(buf2, sizeof(buf2), "%s used of %s at 0x%" PRIx64 ", largest free %s",
                          bytes_str(pool, "used", u, sizeof(u)) ?: "-",
-                         bytes_str(pool, "size", s, sizeof(s)) ?: "-", (uint64_t)ipa);
+                         bytes_str(pool, "size", z, sizeof(z)) ?: "-", (uint64_t)ipa,
+                         bytes_str(pool, "largestFree", f, sizeof(f)) ?: "-");
                 kv("Pool", buf2, COLOUR_NONE);
         }
         return EXIT_OK;

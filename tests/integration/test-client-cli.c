@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test-client-harness.h"
@@ -122,17 +123,18 @@ TEST(cli_verbs_json_and_exit_codes)
                 ASSERT_TRUE(h_jint(o, "vm.memory.size", &v) && v == 64 << 20);
         }
         run_done(&r);
-        r = RUN(&h, "create", "v2", "--memory=32M", "--kernel-path=Image-in-dir");
-        expect_status(&r, 2); /* InvalidImage: not in the image dir yet */
-        ASSERT_TRUE(strstr(r.err, "kernel"));
-        run_done(&r);
-        char in_dir[256];
-        h_image_in_dir(&h, "Image-in-dir", 1u << 20, in_dir, sizeof(in_dir));
+        /* a kernel in the image dir: opened by gunyahd when the VM starts */
         r = RUN(&h, "create", "v2", "--memory=32M", "--kernel-path=Image-in-dir", "--transient");
         expect_status(&r, 0);
         no_escapes(&r);
-        ASSERT_TRUE(strstr(r.out, "Created VM v2"));
+        ASSERT_TRUE(strncmp(r.out, "Created VM v2 (1 vCPU, 32 MiB), UUID ", 37) == 0);
         run_done(&r);
+        r = RUN(&h, "start", "v2");
+        expect_status(&r, 2); /* InvalidImage: not in the image dir yet */
+        ASSERT_TRUE(strstr(r.err, "cannot use the kernel"));
+        run_done(&r);
+        char in_dir[256];
+        h_image_in_dir(&h, "Image-in-dir", 1u << 20, in_dir, sizeof(in_dir));
 
         /* the error classes */
         r = RUN(&h, "create", "v1", "--memory", "64M", "--kernel", kernel);
@@ -149,9 +151,9 @@ TEST(cli_verbs_json_and_exit_codes)
         expect_status(&r, 3);
         ASSERT_TRUE(strstr(r.err, "no such VM: ghost"));
         run_done(&r);
-        r = RUN(&h, "stop", "v1");
-        expect_status(&r, 4); /* InvalidState: never started */
-        ASSERT_TRUE(strstr(r.err, "defined"));
+        r = RUN(&h, "stop", "v1"); /* never started: already stopped, which succeeds */
+        expect_status(&r, 0);
+        ASSERT_STREQ(r.out, "VM v1 is stopped\n");
         run_done(&r);
 
         /* usage errors never reach the daemon */
@@ -191,12 +193,14 @@ TEST(cli_verbs_json_and_exit_codes)
         r = RUN(&h, "start", "v2");
         expect_status(&r, 0);
         no_escapes(&r);
-        ASSERT_TRUE(strncmp(r.out, "allocate", 8) == 0);
+        ASSERT_TRUE(strncmp(r.out, "[1/", 3) == 0 && strstr(r.out, "] allocate\n"));
+        ASSERT_TRUE(strstr(r.out, "] lend: "));
         ASSERT_TRUE(strstr(r.out, "VM v2 is running (VMID "));
         ASSERT_TRUE(strchr(r.err, '\r') == NULL);
         run_done(&r);
         r = RUN(&h, "start", "v2");
-        expect_status(&r, 4);
+        expect_status(&r, 4); /* InvalidState */
+        ASSERT_TRUE(strstr(r.err, "cannot start the VM: VM v2 is running"));
         run_done(&r);
 
         /* list and info */
@@ -289,6 +293,69 @@ TEST(cli_verbs_json_and_exit_codes)
         ASSERT_TRUE(strstr(r.err, "cannot connect to gunyahd at /nonexistent/sock"));
         run_done(&r);
 
+        h_stop(&h);
+}
+
+/* Run gunyahctl on a pseudo-terminal (script(1)), returning what the terminal showed. */
+static char *on_tty(Harness *h, const char *env, const char *args, int *ret_status)
+{
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd),
+                 "env -u NO_COLOR %s TERM=xterm script -qec '%s/bin/gunyahctl --address=%s %s' "
+                 "/dev/null </dev/null",
+                 env, getenv("GUNYAH_BUILD_DIR"), h->api, args);
+        FILE *f = popen(cmd, "r");
+        ASSERT_TRUE(f);
+        char *out = NULL;
+        size_t len = 0;
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+                out = realloc(out, len + n + 1);
+                ASSERT_TRUE(out);
+                memcpy(out + len, chunk, n);
+                len += n;
+                out[len] = 0;
+        }
+        int status = pclose(f);
+        ASSERT_TRUE(WIFEXITED(status));
+        *ret_status = WEXITSTATUS(status);
+        return out ? out : strdup("");
+}
+
+TEST(cli_on_a_terminal)
+{
+        Harness h;
+        h_start(&h, NULL);
+        char kernel[256];
+        h_image_in_dir(&h, "Image", 2u << 20, kernel, sizeof(kernel));
+        Run r = RUN(&h, "create", "t1", "--memory", "32M", "--kernel-path", "Image");
+        expect_status(&r, 0);
+        run_done(&r);
+
+        int status;
+        /* start: a progress bar redrawn in place, ending at 100 % */
+        char *out = on_tty(&h, "", "start t1", &status);
+        ASSERT_EQ(status, 0);
+        ASSERT_TRUE(strstr(out, "\r\033[K["));
+        ASSERT_TRUE(strstr(out, "100% start"));
+        ASSERT_TRUE(strstr(out, "VM t1 is \033[32mrunning\033[0m"));
+        free(out);
+        /* colour on a terminal */
+        out = on_tty(&h, "", "list", &status);
+        ASSERT_EQ(status, 0);
+        ASSERT_TRUE(strstr(out, "\033[1mNAME\033[0m"));
+        ASSERT_TRUE(strstr(out, "\033[32mrunning\033[0m"));
+        free(out);
+        /* NO_COLOR: none, on a terminal too */
+        out = on_tty(&h, "NO_COLOR=1", "list", &status);
+        ASSERT_EQ(status, 0);
+        ASSERT_TRUE(strstr(out, "running") && !strchr(out, '\033'));
+        free(out);
+        /* errors keep their exit status through the terminal */
+        out = on_tty(&h, "", "info ghost", &status);
+        ASSERT_EQ(status, 3);
+        free(out);
         h_stop(&h);
 }
 
