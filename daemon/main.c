@@ -6,6 +6,7 @@
  * adopted by the next start.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,12 @@ static int daemon_start_api(Daemon *d)
         n = sd_listen_fds(true);
         if (n > 0) {
                 for (int i = 0; i < n; i++) {
-                        r = api_server_listen_fd(d->api, SD_LISTEN_FDS_START + i);
+                        int fd = SD_LISTEN_FDS_START + i, fl = fcntl(fd, F_GETFL);
+                        /* systemd passes blocking sockets unless NonBlocking=yes: the server
+                         * accepts until EAGAIN and must never block in accept(). */
+                        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+                                return log_error_errno(-errno, "Activated fd %d: %m", fd);
+                        r = api_server_listen_fd(d->api, fd);
                         if (r < 0)
                                 return log_error_errno(r, "Cannot serve the activated socket: %m");
                 }
