@@ -160,6 +160,17 @@ int rel_daemon_start(RelStack *s, unsigned timeout_ms)
         return r;
 }
 
+void rel_daemon_start_or_skip(RelStack *s)
+{
+        int r = rel_daemon_start(s, 60000);
+        if (r == -EPROTONOSUPPORT) {
+                printf("SKIP: this gunyahd does not serve io.gunyah.Manager yet\n");
+                rel_stack_free(s);
+                exit(77);
+        }
+        REL_ASSERT(r == 0, "gunyahd did not become ready: %s", strerror(-r));
+}
+
 int rel_daemon_kill(RelStack *s, int sig)
 {
         int status = 0;
@@ -234,9 +245,17 @@ int rel_wait_ready(RelStack *s, unsigned timeout_ms)
         uint64_t end = rel_now_usec() + (uint64_t)timeout_ms * 1000u;
         while (rel_now_usec() < end) {
                 struct json_object *info = NULL, *link;
+                char *err = NULL;
                 if (!rel_daemon_alive(s))
                         return -ECHILD;
-                if (rel_api(s, "GetDaemonInfo", NULL, 5000, &info, NULL) == 0) {
+                int r = rel_api(s, "GetDaemonInfo", NULL, 5000, &info, &err);
+                if (r == -EREMOTEIO && strcmp(err, "org.varlink.service.InterfaceNotFound") == 0) {
+                        free(err);
+                        json_object_put(info);
+                        return -EPROTONOSUPPORT;
+                }
+                free(err);
+                if (r == 0) {
                         bool ready = json_object_object_get_ex(info, "rmLink", &link) &&
                                      jint(link, "ready", 0) &&
                                      strcmp(jstr(link, "state") ? jstr(link, "state") : "", "up") == 0;

@@ -102,6 +102,9 @@ RelStack *rel_stack_new(const RelStackOpts *o);
 void rel_stack_free(RelStack *s);
 /* Spawn gunyahd and wait (up to timeout_ms) until GetDaemonInfo says rmLink.ready. */
 int rel_daemon_start(RelStack *s, unsigned timeout_ms);
+/* The first start of a suite: exit(77) (skip) when gunyahd does not serve io.gunyah.Manager,
+ * fail when it does not become ready. */
+void rel_daemon_start_or_skip(RelStack *s);
 /* Send sig and reap (SIGKILL for the crash soak). Returns the wait status or -errno. */
 int rel_daemon_kill(RelStack *s, int sig);
 /* true while gunyahd runs (reaps it when it died, reporting how). */

@@ -117,13 +117,14 @@ int rel_conn_recv(RelConn *c, int timeout_ms, struct json_object **ret)
                         *ret = o;
                         return 0;
                 }
+                /* timeout 0 still reads what is already there */
                 int64_t left = deadline - now_ms();
-                if (left <= 0)
-                        return -ETIMEDOUT;
                 struct pollfd pfd = { c->fd, POLLIN, 0 };
-                int r = poll(&pfd, 1, (int)left);
+                int r = poll(&pfd, 1, left > 0 ? (int)left : 0);
                 if (r < 0 && errno != EINTR)
                         return -errno;
+                if (r == 0 && left <= 0)
+                        return -ETIMEDOUT;
                 if (r <= 0)
                         continue;
                 if (c->cap - c->len < 65536) {

@@ -322,8 +322,8 @@ int main(int argc, char **argv)
         RelStackOpts so = { .proxy = true, .rpc_timeout = "2s", .stop_timeout = "2s",
                             .guest_pace_ms = 1 };
         RelStack *s = rel_stack_new(&so);
-        int r = rel_daemon_start(s, 60000);
-        REL_ASSERT(r == 0, "gunyahd did not become ready: %s", strerror(-r));
+        rel_daemon_start_or_skip(s);
+        int r;
 
         uint32_t seqs[OP__MAX][128];
         size_t nseq[OP__MAX];
