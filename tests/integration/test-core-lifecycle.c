@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Core against the real simulator: lifecycle, exits, stop timeout, events, both profiles. */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
@@ -229,6 +231,75 @@ TEST(graceful_stop_times_out_into_force)
                 core_assert_clean(c);
                 core_free(c);
         }
+}
+
+typedef struct CauseCheck {
+        unsigned api_events;
+} CauseCheck;
+
+static void check_api_cause(const Event *ev, void *ud)
+{
+        CauseCheck *k = ud;
+        if (ev->cause.kind == EVENT_CAUSE_API) {
+                ASSERT_EQ(ev->cause.uid, 4242);
+                ASSERT_EQ(ev->cause.pid, 777);
+                ASSERT_STREQ(ev->cause.method, "io.gunyah.Manager.StartVM");
+                k->api_events++;
+        }
+}
+
+static void done_flag(Manager *m, Vm *vm, int r, const ManagerError *err, void *userdata)
+{
+        ASSERT_OK(r);
+        *(bool *)userdata = true;
+}
+
+TEST(transient_vm_fd_kernel_and_api_cause)
+{
+        Core *c = core_new(&(CoreOpts){ .guest_pace_ms = 1 });
+        EventCause cause = { .kind = EVENT_CAUSE_API, .uid = 4242, .pid = 777,
+                             .method = "io.gunyah.Manager.StartVM" };
+        ManagerError err = {};
+        CauseCheck k = {};
+        EventSubscription *sub = NULL;
+        VmConfig cfg;
+        Vm *vm = NULL;
+        char path[600];
+        bool done = false;
+
+        vm_config_init(&cfg);
+        cfg.name = strdup("temp");
+        cfg.kernel = strdup(VM_SOURCE_FD);
+        cfg.memory_size = 32ull << 20;
+        ASSERT_OK(manager_vm_create(c->m, &cfg, false, NULL, &vm, &err));
+        vm_config_done(&cfg);
+        snprintf(path, sizeof(path), "%s/definitions/temp.json", c->state_dir);
+        ASSERT_TRUE(access(path, F_OK) < 0); /* transient: not on disk while stopped */
+
+        /* No kernel fd yet: refused before any RM call. */
+        ASSERT_EQ(core_start(c, vm, &err), -EBADF);
+        snprintf(path, sizeof(path), "%s/%s", c->image_dir, CORE_KERNEL);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(manager_vm_set_sources(c->m, vm, fd, -1));
+        close(fd);
+
+        ASSERT_OK(event_log_subscribe(manager_get_event_log(c->m), check_api_cause, &k, &sub));
+        ASSERT_OK(manager_vm_start(c->m, vm, &cause, NULL, done_flag, &done, NULL, &err));
+        core_run_until_flag(c, &done, CORE_TIMEOUT_MS);
+        ASSERT_TRUE(k.api_events >= 3); /* starting, progress..., running */
+        event_subscription_free(sub);
+        snprintf(path, sizeof(path), "%s/definitions/temp.json", c->state_dir);
+        ASSERT_TRUE(access(path, F_OK) == 0); /* on disk while the RM holds it */
+
+        ASSERT_OK(core_stop(c, vm, true, 0, &err));
+        ASSERT_TRUE(access(path, F_OK) < 0);
+        ASSERT_EQ(vm_get_state(vm), VM_STATE_STOPPED);
+        /* The fd stays usable for the next start. */
+        ASSERT_OK(core_start(c, vm, &err));
+        ASSERT_OK(core_destroy(c, "temp", &err));
+        core_assert_clean(c);
+        core_free(c);
 }
 
 TEST_MAIN()
