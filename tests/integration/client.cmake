@@ -5,6 +5,7 @@
 #   test-client-monitor    Monitor snapshot and resume without loss; a hundred clients
 #   test-client-authz      peer-credential authorization (clients run as nobody)
 #   test-client-cli        the gunyahctl binary: --json output parsed, exit codes
+#   test-client-install    the installed tree: soname, exports, pkg-config consumer, completion
 #   test-systemd-units     systemd-analyze verify + security score <= 2.0, sysusers/tmpfiles
 #   test-systemd-activation  gunyahd under systemd-socket-activate reaches READY=1
 if(NOT TARGET libgunyahctl)
@@ -31,6 +32,10 @@ if(TARGET gunyah-sim-client AND TARGET gunyah-test-image-header)
         endforeach()
     endforeach()
 endif()
+
+add_test(NAME test-client-install
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test-client-install.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(test-client-install PROPERTIES LABELS integration TIMEOUT 120)
 
 foreach(t units activation)
     if(t STREQUAL "units")
