@@ -14,6 +14,7 @@
  * closed) is always reported, so a client that leaves during a long call is noticed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -708,6 +709,12 @@ static int listener_on_io(sd_event_source *src, int fd, uint32_t revents, void *
 int api_server_listen_fd(ApiServer *s, int fd)
 {
         _cleanup_close_ int owned = fd;
+        int fl = fcntl(fd, F_GETFL);
+
+        /* systemd passes blocking sockets unless NonBlocking=yes; the listener accepts until
+         * EAGAIN and must never block in accept(). */
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+                return -errno;
         ApiListener *l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;

@@ -112,7 +112,7 @@ int api_server_add_interface_full(ApiServer *s, const ApiInterface *iface, void 
                                   void (*free_userdata)(void *));
 
 /* Accept connections on a listening AF_UNIX stream socket (socket activation passes it in;
- * the server takes ownership). */
+ * the server takes ownership and sets O_NONBLOCK on it). -errno of fcntl, -ENOMEM. */
 int api_server_listen_fd(ApiServer *s, int fd);
 /* Bind and listen at path (an existing socket file is replaced), mode applied with chmod.
  * -errno of socket/bind/listen; -ENAMETOOLONG. */

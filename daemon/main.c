@@ -53,15 +53,16 @@ static int daemon_start_api(Daemon *d)
         r = api_manager_register(d->api, d->manager);
         if (r < 0)
                 return log_error_errno(r, "Cannot register io.gunyah.Manager: %m");
+        if (d->opts.varlink_certification) {
+                r = api_certification_register(d->api);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot register org.varlink.certification: %m");
+                log_notice("API: serving org.varlink.certification (test option)");
+        }
         n = sd_listen_fds(true);
         if (n > 0) {
                 for (int i = 0; i < n; i++) {
-                        int fd = SD_LISTEN_FDS_START + i, fl = fcntl(fd, F_GETFL);
-                        /* systemd passes blocking sockets unless NonBlocking=yes: the server
-                         * accepts until EAGAIN and must never block in accept(). */
-                        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-                                return log_error_errno(-errno, "Activated fd %d: %m", fd);
-                        r = api_server_listen_fd(d->api, fd);
+                        r = api_server_listen_fd(d->api, SD_LISTEN_FDS_START + i);
                         if (r < 0)
                                 return log_error_errno(r, "Cannot serve the activated socket: %m");
                 }

@@ -89,13 +89,13 @@ void manager_on_link(RmClient *c, bool up, int error, void *userdata)
                 return;
         if (up) {
                 m->link_state = MANAGER_LINK_UP;
-                log_info("RM link up");
+                log_debug("RM link up: re-synchronizing"); /* rm-link logs the event */
                 event_log_append(m->events, EVENT_RM_LINK, NULL, NULL, NULL, "up");
                 manager_on_link_up(m);
         } else {
                 m->link_state = MANAGER_LINK_CONNECTING;
                 m->caps_known = false;
-                log_warning_errno(error, "RM link down: %m");
+                log_debug_errno(error, "RM link down: %m"); /* rm-link logs the event */
                 event_log_append(m->events, EVENT_RM_LINK, NULL, NULL, NULL, "down: %s",
                                  strerror(error < 0 ? -error : error));
         }

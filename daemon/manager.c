@@ -738,6 +738,10 @@ int manager_start(Manager *m, ManagerReadyFn ready, void *userdata)
                 return r;
         if (m->rm_socket)
                 r = rm_link_new_socket(&m->link, m->event, m->rm_socket);
+        else if (m->rm_fd >= 0 && m->rm_device)
+                /* --pool device opened the device to map the pool: keep that fd, and let the
+                 * link reopen the device from its path if it is ever lost. */
+                r = rm_link_new_device_fd(&m->link, m->event, m->rm_device, TAKE_FD(m->rm_fd));
         else if (m->rm_fd >= 0)
                 r = rm_link_new_fd(&m->link, m->event, TAKE_FD(m->rm_fd));
         else

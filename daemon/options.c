@@ -203,12 +203,13 @@ void options_usage(const char *prog)
                "), same names as the flags\n"
                "  -v, --verbose       more logging (repeat for debug)\n"
                "  -h, --help          this text\n"
-               "      --version       print the version\n");
+               "      --version       print the version\n"
+               "      --varlink-certification  (tests only) serve org.varlink.certification\n");
 }
 
 int options_parse(Options *o, int argc, char *argv[])
 {
-        struct option longopts[ELEMENTSOF(option_table) + 5];
+        struct option longopts[ELEMENTSOF(option_table) + 6];
         size_t n = 0;
         int c, r;
 
@@ -219,6 +220,8 @@ int options_parse(Options *o, int argc, char *argv[])
         longopts[n++] = (struct option){ "verbose", no_argument, NULL, 'v' };
         longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
         longopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
+        /* Test-only, command line only: conformance runs of varlink-go-certification. */
+        longopts[n++] = (struct option){ "varlink-certification", no_argument, NULL, 'C' };
         longopts[n] = (struct option){};
 
         /* Pass 1: find --config; the file applies before the flags. */
@@ -244,6 +247,9 @@ int options_parse(Options *o, int argc, char *argv[])
                         break;
                 case 'V':
                         o->version = true;
+                        break;
+                case 'C':
+                        o->varlink_certification = true;
                         break;
                 case 'v':
                         o->verbose++;

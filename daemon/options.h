@@ -30,6 +30,7 @@ typedef struct Options {
         uint64_t rpc_timeout_usec;
         uint64_t stop_timeout_usec;
         char *config;
+        bool varlink_certification; /* test-only: serve org.varlink.certification */
         int verbose;       /* -v count */
         bool help, version;
 } Options;

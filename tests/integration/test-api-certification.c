@@ -6,6 +6,7 @@
  * Also checks that a certification run out of order is refused.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,11 +68,17 @@ TEST(varlink_go_certification_client)
         }
         Fixture f;
         setup(&f);
-        char addr[160];
+        char addr[160], log[160];
         snprintf(addr, sizeof(addr), "-varlink=unix:%s", f.path);
+        /* The client exits 0 even when a step fails ("Start() failed"): its transcript is
+         * the verdict, and ends with "End: 'true'" when every step passed. */
+        snprintf(log, sizeof(log), "%s/client.log", f.dir);
         Child child = { .pid = fork() };
         ASSERT_OK(child.pid);
         if (child.pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+                        _exit(126);
                 execl(client_path, client_path, "-client", addr, (char *)NULL);
                 _exit(127);
         }
@@ -83,6 +90,16 @@ TEST(varlink_go_certification_client)
         ASSERT_TRUE(ok);
         ASSERT_TRUE(WIFEXITED(child.status));
         ASSERT_EQ(WEXITSTATUS(child.status), 0);
+        char out[16384] = "";
+        FILE *fp = fopen(log, "re");
+        ASSERT_TRUE(fp != NULL);
+        size_t n = fread(out, 1, sizeof(out) - 1, fp);
+        out[n] = 0;
+        fclose(fp);
+        fprintf(stderr, "%s", out);
+        ASSERT_TRUE(strstr(out, "\nEnd: 'true'\n") != NULL);
+        ASSERT_TRUE(strstr(out, "failed") == NULL);
+        unlink(log);
         teardown(&f);
 }
 
