@@ -179,7 +179,7 @@ int main(int argc, char **argv)
                 snprintf(name, sizeof(name), "s%u", i);
                 counts[op]++;
                 if (a.verbose)
-                        printf("  %3u %-28s %s\n", step, op_names[op], name);
+                        printf("  %7.2f s %3u %-28s %s\n", (rel_now_usec() - t0) / 1e6, step, op_names[op], name);
                 switch (op) {
                 case OP_CREATE: {
                         bool persistent = rel_rand_below(&rng, 4) != 0;
