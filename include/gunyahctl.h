@@ -73,8 +73,8 @@ extern "C" {
 typedef struct gunyahctl gunyahctl;
 
 /*
- * Connect to gunyahd. address is a socket path or "unix:PATH"; NULL means the value of
- * $GUNYAHCTL_ADDRESS if set and non-empty, else GUNYAHCTL_DEFAULT_ADDRESS.
+ * Connect to gunyahd. address is a socket path or "unix:PATH"; NULL (or "") means the value
+ * of $GUNYAHCTL_ADDRESS if set and non-empty, else GUNYAHCTL_DEFAULT_ADDRESS.
  * On success *ret is a new handle, owned by the caller, to be freed with
  * gunyahctl_disconnect(). Returns 0, -EINVAL (address malformed or longer than a
  * sockaddr_un path), -ENOMEM, or the negative errno of socket(2)/connect(2) (-ENOENT when
@@ -126,7 +126,8 @@ typedef int (*gunyahctl_reply_fn)(const char *parameters_json, void *userdata);
 
 /*
  * Any method call. method is qualified ("io.gunyah.Manager.ListVMs",
- * "org.varlink.service.GetInfo"); parameters_json is a JSON object text or NULL for none.
+ * "org.varlink.service.GetInfo"); parameters_json is the text of exactly one JSON object
+ * (-EINVAL for anything else) or NULL for none.
  * fds (n_fds of them, at most 8) are passed with SCM_RIGHTS alongside the call; the caller
  * keeps ownership of them. With on_continues set the call asks for "more" and every
  * intermediate reply goes to it. On success, *ret_reply_json (if ret_reply_json is

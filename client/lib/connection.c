@@ -405,6 +405,31 @@ int client_call_object(gunyahctl *h, const char *method, struct json_object *par
         }
 }
 
+/* Exactly one JSON object (whitespace around it allowed), nothing after it. */
+static int parse_object(const char *text, struct json_object **ret)
+{
+        size_t len = strlen(text);
+        if (len > INT32_MAX)
+                return -EINVAL;
+        struct json_tokener *tok = json_tokener_new_ex(VARLINK_DEFAULT_MAX_DEPTH);
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
+        bool ok = o && json_tokener_get_error(tok) == json_tokener_success &&
+                  json_object_is_type(o, json_type_object);
+        for (size_t i = ok ? json_tokener_get_parse_end(tok) : len; ok && i < len; i++)
+                if (!strchr(" \t\r\n", text[i]))
+                        ok = false;
+        json_tokener_free(tok);
+        if (!ok) {
+                json_object_put(o);
+                return -EINVAL;
+        }
+        *ret = o;
+        return 0;
+}
+
 int gunyahctl_call(gunyahctl *h, const char *method, const char *parameters_json,
                    const int *fds, size_t n_fds, gunyahctl_reply_fn on_continues,
                    void *userdata, char **ret_reply_json)
@@ -415,10 +440,9 @@ int gunyahctl_call(gunyahctl *h, const char *method, const char *parameters_json
                 return -EINVAL;
         _cleanup_(json_object_putp) struct json_object *params = NULL;
         if (parameters_json) {
-                enum json_tokener_error e;
-                params = json_tokener_parse_verbose(parameters_json, &e);
-                if (!params || !json_object_is_type(params, json_type_object))
-                        return -EINVAL;
+                int r = parse_object(parameters_json, &params);
+                if (r < 0)
+                        return r;
         }
         return client_call_object(h, method, params, fds, n_fds, on_continues, userdata,
                                       ret_reply_json);

@@ -324,6 +324,15 @@ static int run_cli_as(Harness *h, const CliCreds *creds, char **ret_out, char **
                         env_address = true;
         const char *args[64];
         size_t n = 0;
+        /* $GUNYAHCTL_WRAPPER, split on spaces (e.g. "valgrind -q --error-exitcode=99") */
+        char wrapper[256] = "";
+        const char *w = getenv("GUNYAHCTL_WRAPPER");
+        if (w)
+                snprintf(wrapper, sizeof(wrapper), "%s", w);
+        char *save = NULL;
+        for (char *word = strtok_r(wrapper, " ", &save); word && n < 16;
+             word = strtok_r(NULL, " ", &save))
+                args[n++] = word;
         args[n++] = binary;
         if (!env_address)
                 args[n++] = address;
@@ -353,7 +362,7 @@ static int run_cli_as(Harness *h, const CliCreds *creds, char **ret_out, char **
                         putenv((char *)env[i]);
                 if (creds && creds->set)
                         drop_privileges(creds->uid, creds->gid, creds->groups, creds->n_groups);
-                execv(args[0], (char *const *)args);
+                execvp(args[0], (char *const *)args);
                 _exit(127);
         }
         close(out[1]);

@@ -7,7 +7,8 @@
  * captured, and test kernel images. Every helper asserts (aborts the test) on failure.
  *
  * Binaries: $GUNYAH_BUILD_DIR/bin/{gunyahd,gunyahctl,gunyah-rm-sim}; $GUNYAHD_WRAPPER (e.g.
- * "valgrind") is put in front of gunyahd when set.
+ * "valgrind") is put in front of gunyahd and $GUNYAHCTL_WRAPPER (split on spaces) in front
+ * of gunyahctl when set.
  */
 #include <stdbool.h>
 #include <stddef.h>

@@ -344,6 +344,10 @@ TEST(calls_and_errors)
         ASSERT_EQ(gunyahctl_call(h, "nodot", NULL, NULL, 0, NULL, NULL, NULL), -EINVAL);
         ASSERT_EQ(gunyahctl_call(h, "a.b.C", "[1]", NULL, 0, NULL, NULL, NULL), -EINVAL);
         ASSERT_EQ(gunyahctl_call(h, "a.b.C", "{bad", NULL, 0, NULL, NULL, NULL), -EINVAL);
+        ASSERT_EQ(gunyahctl_call(h, "a.b.C", "{} x", NULL, 0, NULL, NULL, NULL), -EINVAL);
+        ASSERT_EQ(gunyahctl_call(h, "a.b.C", "{}{}", NULL, 0, NULL, NULL, NULL), -EINVAL);
+        ASSERT_EQ(gunyahctl_call(h, "a.b.C", "null", NULL, 0, NULL, NULL, NULL), -EINVAL);
+        ASSERT_EQ(gunyahctl_call(h, "a.b.C", "{\"a\":1,}", NULL, 0, NULL, NULL, NULL), -EINVAL);
         int fds[9] = { 0 };
         ASSERT_EQ(gunyahctl_call(h, "a.b.C", NULL, fds, 9, NULL, NULL, NULL), -EINVAL);
         ASSERT_EQ(gunyahctl_call(h, "a.b.C", NULL, NULL, 1, NULL, NULL, NULL), -EINVAL);
