@@ -242,6 +242,30 @@ TEST(cli_verbs_json_and_exit_codes)
                 ASSERT_EQ(json_object_array_length(h_jget(o, "snapshot")), 2);
         }
         run_done(&r);
+        /* monitor --since: the events after a cursor, in human form, with their cause */
+        {
+                _json_ struct json_object *snap = NULL;
+                r = RUN(&h, "--json", "monitor", "--timeout", "1");
+                expect_status(&r, 0);
+                snap = json_lines(r.out, NULL);
+                char cursor[64];
+                snprintf(cursor, sizeof(cursor), "%s", h_jstr(snap, "cursor"));
+                run_done(&r);
+                r = RUN(&h, "create", "v3", "--memory", "32M", "--kernel-path", "Image-in-dir");
+                expect_status(&r, 0);
+                run_done(&r);
+                r = RUN(&h, "monitor", "--since", cursor, "--count", "1");
+                expect_status(&r, 0);
+                no_escapes(&r);
+                ASSERT_TRUE(strstr(r.out, " vm-created "));
+                ASSERT_TRUE(strstr(r.out, " v3 "));
+                ASSERT_TRUE(strstr(r.out, "(uid 0 pid "));
+                ASSERT_TRUE(strstr(r.out, " io.gunyah.Manager.CreateVM)\n"));
+                run_done(&r);
+                r = RUN(&h, "destroy", "v3");
+                expect_status(&r, 0);
+                run_done(&r);
+        }
         r = RUN(&h, "monitor", "--since", "0000000000000001:1", "--timeout", "1");
         expect_status(&r, 1); /* CursorExpired */
         run_done(&r);

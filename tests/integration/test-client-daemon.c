@@ -325,4 +325,49 @@ TEST(methods_progress_and_errors)
         h_stop(&h);
 }
 
+/* The open-source RM has no demand paging: a VM that needs it is refused before anything is
+ * allocated, and the same VM without it boots with the open RM's convention. */
+TEST(unsupported_on_open_rm)
+{
+        Harness h;
+        HarnessOptions o = { .profile = "open-rm" };
+        h_start(&h, &o);
+        gunyahctl *c = h_client(&h);
+        char path[256], *reply = NULL;
+        h_image_in_dir(&h, "Image", 2u << 20, path, sizeof(path));
+        ASSERT_OK(gunyahctl_get_daemon_info(c, &reply));
+        {
+                _json_ struct json_object *info = h_json(reply);
+                ASSERT_STREQ(h_jstr(info, "rmProfile"), "open-rm");
+        }
+        free(reply);
+        struct gunyahctl_vm_spec spec;
+        gunyahctl_vm_spec_init(&spec);
+        spec.name = "paged";
+        spec.memory_bytes = 64u << 20;
+        spec.kernel_path = "Image";
+        spec.demand_paging = true;
+        int r = gunyahctl_create_vm(c, &spec, NULL);
+        if (r >= 0)
+                r = gunyahctl_start_vm(c, "paged", NULL, NULL, NULL);
+        expect_error(c, r, -EOPNOTSUPP, M "Unsupported");
+        const char *reason = NULL;
+        ASSERT_OK(gunyahctl_error_get_string(c, "reason", &reason));
+        ASSERT_TRUE(strlen(reason) > 0);
+
+        spec.name = "plain";
+        spec.demand_paging = false;
+        ASSERT_OK(gunyahctl_create_vm(c, &spec, NULL));
+        ASSERT_OK(gunyahctl_start_vm(c, "plain", NULL, NULL, &reply));
+        {
+                _json_ struct json_object *vm = h_json(reply);
+                ASSERT_STREQ(h_jstr(vm, "vm.state"), "running");
+                ASSERT_STREQ(h_jstr(vm, "vm.bootConvention"), "open-rm");
+        }
+        free(reply);
+        ASSERT_OK(gunyahctl_destroy_vm(c, "plain", NULL));
+        gunyahctl_disconnect(c);
+        h_stop(&h);
+}
+
 TEST_MAIN()
