@@ -14,9 +14,10 @@
  * storm; the p99 latency of ListVMs from another client, idle (no other connection) and under
  * the load. Invariants: gunyahd alive; all 1,000 connections served; the readers received
  * the events; RSS growth stays within the daemon's documented output bound (max_output = 4
- * MiB per unread stream, api-server.h) plus 64 MiB; --full: p99 under load <= 3x idle. The
- * short mode (ctest, on a shared 2-core machine where idle sub-millisecond percentiles are
- * noise) reports the figures and only bounds p99 under load by 1 s.
+ * MiB per unread stream, api-server.h) plus 64 MiB (not under ASan); no reading subscriber is
+ * disconnected and each gets every event; --full: p99 under load <= 3x idle. The short mode
+ * (ctest, on a shared 2-core machine, maybe under ASan, where the percentiles measure the
+ * scheduler) reports the latency figures without judging them.
  */
 #include <errno.h>
 #include <grp.h>
@@ -179,28 +180,44 @@ static void child_main(const char *api, uid_t uid, Child *ch, int in_fd, int out
         dprintf(out_fd, "%u %u\n", served, subscribed);
         /* readers: consume events until the parent closes in_fd */
         uint64_t *events = calloc(n, sizeof(uint64_t));
+        unsigned readers_closed = 0;
+        bool stopping = false;
+        uint64_t drain_end = 0;
         for (;;) {
                 struct pollfd pfd[N_CONNS + 1];
                 unsigned map[N_CONNS + 1], k = 0;
-                pfd[k] = (struct pollfd){ in_fd, POLLIN, 0 };
+                pfd[k] = (struct pollfd){ stopping ? -1 : in_fd, POLLIN, 0 };
                 map[k++] = UINT32_MAX;
                 for (unsigned i = ch->idle; i < ch->idle + ch->monitors - ch->silent; i++)
                         if (c[i]) {
                                 pfd[k] = (struct pollfd){ rel_conn_fd(c[i]), POLLIN, 0 };
                                 map[k++] = i;
                         }
-                if (poll(pfd, k, 1000) < 0)
-                        continue;
-                if (pfd[0].revents)
+                if (stopping && rel_now_usec() > drain_end)
                         break;
+                int pr = poll(pfd, k, 1000);
+                if (pr < 0)
+                        continue;
+                if (pr == 0 && stopping)
+                        break; /* told to stop and quiet for 1 s: drained */
+                if (pfd[0].revents && !stopping) {
+                        stopping = true;
+                        drain_end = rel_now_usec() + 60000000u;
+                }
                 for (unsigned j = 1; j < k; j++) {
                         struct json_object *m = NULL;
                         if (!pfd[j].revents)
                                 continue;
-                        while (rel_conn_recv(c[map[j]], 0, &m) == 0) {
+                        int r;
+                        while ((r = rel_conn_recv(c[map[j]], 0, &m)) == 0) {
                                 events[map[j]]++;
                                 json_object_put(m);
                                 m = NULL;
+                        }
+                        if (r != -ETIMEDOUT) { /* closed by the daemon: stop polling it */
+                                rel_conn_free(c[map[j]]);
+                                c[map[j]] = NULL;
+                                readers_closed++;
                         }
                 }
         }
@@ -215,7 +232,8 @@ static void child_main(const char *api, uid_t uid, Child *ch, int in_fd, int out
                 if (c[i] && !(poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP))))
                         silent_open++;
         }
-        dprintf(out_fd, "%" PRIu64 " %u\n", min_events == UINT64_MAX ? 0 : min_events, silent_open);
+        dprintf(out_fd, "%" PRIu64 " %u %u\n", min_events == UINT64_MAX ? 0 : min_events, silent_open,
+                readers_closed);
         for (unsigned i = 0; i < n; i++)
                 rel_conn_free(c[i]);
         free(c);
@@ -349,19 +367,19 @@ int main(int argc, char **argv)
         qsort(lat, nlat, sizeof(uint64_t), cmp_u64);
         uint64_t load50 = lat[nlat / 2], load99 = lat[(nlat * 99) / 100];
         free(lat);
-        rel_sleep_ms(500); /* let the readers drain */
         long rss2 = rss_kib(s->daemon);
         REL_ASSERT(rel_daemon_alive(s), "gunyahd died under load");
 
         uint64_t min_events = UINT64_MAX;
-        unsigned silent_open = 0;
+        unsigned silent_open = 0, readers_closed = 0;
         for (int i = 0; i < N_CHILDREN; i++) {
                 char line[128];
                 uint64_t me = 0;
-                unsigned so = 0;
+                unsigned so = 0, rc = 0;
                 close(ch[i].to_child);
                 read_line(ch[i].from_child, line, sizeof(line));
-                sscanf(line, "%" SCNu64 " %u", &me, &so);
+                sscanf(line, "%" SCNu64 " %u %u", &me, &so, &rc);
+                readers_closed += rc;
                 if (me < min_events)
                         min_events = me;
                 silent_open += so;
@@ -370,25 +388,28 @@ int main(int argc, char **argv)
                 waitpid(ch[i].pid, &status, 0);
         }
         printf("load: %u events in %.1f s (%.0f/s) to %u subscribers; fewest events a reader got: %"
-               PRIu64 "; silent subscribers still connected: %u of %u\n", events_target, secs,
-               events_target / secs, N_MONITORS, min_events, silent_open, N_SILENT);
+               PRIu64 "; silent subscribers still connected: %u of %u; reading subscribers "
+               "disconnected by gunyahd: %u\n", events_target, secs, events_target / secs, N_MONITORS,
+               min_events, silent_open, N_SILENT, readers_closed);
         printf("load: gunyahd used %.2f s of CPU in %.1f s (%.0f%%)\n", (cpu1 - cpu0) / 1e3, secs,
                (cpu1 - cpu0) / 10.0 / secs);
         printf("load: ListVMs p50 %" PRIu64 " us, p99 %" PRIu64 " us (idle p99 %" PRIu64
                " us, ratio %.2f); gunyahd RSS %ld KiB -> %ld KiB -> %ld KiB\n", load50, load99, idle99,
                (double)load99 / (double)(idle99 ? idle99 : 1), rss0, rss1, rss2);
-        REL_ASSERT(min_events >= events_target / 2, "a reading subscriber got only %" PRIu64 " events",
+        REL_ASSERT(readers_closed == 0, "gunyahd disconnected %u reading subscribers", readers_closed);
+        /* one vm-rm-status event per SetGuestStatus, plus those of the start/stop cycles */
+        REL_ASSERT(min_events >= events_target, "a reading subscriber got only %" PRIu64 " events",
                    min_events);
         long bound = rss0 + (long)N_SILENT * 4096 + 65536;
         if (under_asan(s->daemon)) /* shadow memory and the free quarantine make RSS meaningless */
                 printf("load: gunyahd runs under ASan: RSS bound not checked\n");
         else
                 REL_ASSERT(rss2 <= bound, "gunyahd RSS %ld KiB exceeds the bound %ld KiB", rss2, bound);
+        /* The latency criterion is --full's: on a shared 2-core CI machine (and under ASan) the
+         * daemon is starved by other processes and the percentiles measure the scheduler. */
         if (a.full)
                 REL_ASSERT(load99 <= 3 * idle99, "p99 under load %" PRIu64 " us > 3 x idle p99 %" PRIu64
                            " us", load99, idle99);
-        else /* a shared, loaded CI box: only a gross bound, the 3x criterion is --full's */
-                REL_ASSERT(load99 <= 1000000, "p99 under load %" PRIu64 " us > 1 s", load99);
         char why[1024];
         r = rel_cleanup_all(s, 60000, why, sizeof(why));
         REL_ASSERT(r == 0, "leak: %s", why);
