@@ -70,8 +70,13 @@ pkg-config --exists gunyahctl || fail "pkg-config does not find gunyahctl"
 [ "$(pkg-config --modversion gunyahctl)" = "$(sed -n 's/^Version: //p' "$lib/pkgconfig/gunyahctl.pc")" ]
 flags=$(pkg-config --define-variable=prefix="$prefix" --cflags --libs gunyahctl)
 case $flags in *"-I$prefix/include"*"-L$lib "*) ;; *) fail "pkg-config gives '$flags'" ;; esac
+# A sanitizer build of the library needs its runtime in the program, first.
+san=""
+if ldd "$lib/libgunyahctl.so.0" | grep -q libasan; then
+    san="-fsanitize=address,undefined"
+fi
 # shellcheck disable=SC2086
-cc -std=c11 -Wall -Werror -o "$tmp/consumer" "$tmp/consumer.c" $flags ||
+cc -std=c11 -Wall -Werror $san -o "$tmp/consumer" "$tmp/consumer.c" $flags ||
     fail "the consumer does not build against the installed tree"
 LD_LIBRARY_PATH=$lib "$tmp/consumer" >/dev/null || fail "the consumer did not get -ENOENT"
 ldd_out=$(LD_LIBRARY_PATH=$lib ldd "$tmp/consumer")
