@@ -95,9 +95,10 @@ int client_ensure_connected(gunyahctl *h)
                 if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
                         return -errno;
         }
+        socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
         int r;
         do
-                r = connect(fd, (struct sockaddr *)&sa, offsetof(struct sockaddr_un, sun_path) + n + 1);
+                r = connect(fd, (struct sockaddr *)&sa, salen);
         while (r < 0 && errno == EINTR);
         if (r < 0)
                 return errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;

@@ -253,7 +253,8 @@ static void script_calls(Server *s)
         ASSERT_TRUE(srv_recv(s));
         ASSERT_STREQ(call_method(s), "io.gunyah.Manager.DescribeVM");
         ASSERT_STREQ(json_object_get_string(call_param(s, "name")), "ghost");
-        srv_send(s, "{\"error\":\"io.gunyah.Manager.NoSuchVM\",\"parameters\":{\"name\":\"ghost\"}}");
+        srv_send(s, "{\"error\":\"io.gunyah.Manager.NoSuchVM\","
+                    "\"parameters\":{\"name\":\"ghost\"}}");
         /* 3: GetDaemonInfo, no parameters at all in the reply */
         ASSERT_TRUE(srv_recv(s));
         ASSERT_STREQ(call_method(s), "io.gunyah.Manager.GetDaemonInfo");
@@ -270,9 +271,8 @@ static void script_calls(Server *s)
         ASSERT_STREQ(call_method(s), "org.example.Other.Method");
         ASSERT_EQ(json_object_get_int(call_param(s, "x")), 1);
         srv_send(s, "{\"error\":\"org.example.Other.Weird\"}");
-        /* 6: DestroyVM ok; two replies of two pipelined calls could not come before the
-         * calls, so just check the buffer keeps a second message: send reply + garbage-free
-         * next reply for call 7 right away. */
+        /* 6: DestroyVM, answered together with the reply to the next call (7) in one write:
+         * the client must keep the second message buffered for the next call. */
         ASSERT_TRUE(srv_recv(s));
         ASSERT_STREQ(call_method(s), "io.gunyah.Manager.DestroyVM");
         static const char two[] = "{\"parameters\":{}}\0{\"parameters\":{\"vms\":[]}}";
