@@ -325,6 +325,56 @@ TEST(methods_progress_and_errors)
         h_stop(&h);
 }
 
+/* Kernel and initrd both passed as fds in one call (indices 0 and 1), the VM boots, and
+ * the fds stay the caller's. */
+TEST(kernel_and_initrd_fds)
+{
+        Harness h;
+        h_start(&h, NULL);
+        gunyahctl *c = h_client(&h);
+        char kernel[256], initrd[256], *reply = NULL;
+        snprintf(kernel, sizeof(kernel), "%s/k", h.dir);
+        snprintf(initrd, sizeof(initrd), "%s/i", h.dir);
+        h_write_image(kernel, 2u << 20, false);
+        FILE *f = fopen(initrd, "we");
+        ASSERT_TRUE(f);
+        for (int i = 0; i < 300000; i++)
+                fputc(i & 0xff, f);
+        ASSERT_EQ(fclose(f), 0);
+        int kfd = open(kernel, O_RDONLY | O_CLOEXEC), ifd = open(initrd, O_RDONLY | O_CLOEXEC);
+        ASSERT_OK(kfd);
+        ASSERT_OK(ifd);
+        struct gunyahctl_vm_spec spec;
+        gunyahctl_vm_spec_init(&spec);
+        spec.name = "both";
+        spec.memory_bytes = 64u << 20;
+        spec.kernel_fd = kfd;
+        spec.initrd_fd = ifd;
+        spec.transient = true;
+        ASSERT_OK(gunyahctl_create_vm(c, &spec, &reply));
+        {
+                _json_ struct json_object *o = h_json(reply);
+                ASSERT_STREQ(h_jstr(o, "vm.kernel"), "fd");
+                ASSERT_STREQ(h_jstr(o, "vm.initrd"), "fd");
+                ASSERT_TRUE(!json_object_get_boolean(h_jget(o, "vm.persistent")));
+        }
+        free(reply);
+        ASSERT_OK(fcntl(kfd, F_GETFD));
+        ASSERT_OK(fcntl(ifd, F_GETFD));
+        close(kfd);
+        close(ifd);
+        /* the daemon holds its own copies: the VM starts after we closed ours */
+        ASSERT_OK(gunyahctl_start_vm(c, "both", NULL, NULL, &reply));
+        {
+                _json_ struct json_object *o = h_json(reply);
+                ASSERT_STREQ(h_jstr(o, "vm.state"), "running");
+        }
+        free(reply);
+        ASSERT_OK(gunyahctl_destroy_vm(c, "both", NULL));
+        gunyahctl_disconnect(c);
+        h_stop(&h);
+}
+
 /* The open-source RM has no demand paging: a VM that needs it is refused before anything is
  * allocated, and the same VM without it boots with the open RM's convention. */
 TEST(unsupported_on_open_rm)
