@@ -324,9 +324,9 @@ void fig_memory(void)
                 bench_row("memory", "per VM (RssAnon delta / count)",
                           (double)(vms.anon - idle.anon) / n_vms, NAN, "KiB", NAN, NULL,
                           VERDICT_NONE);
-                bench_row("memory", "per VM (RssFile delta / count: pool pages)",
-                          (double)(vms.file - idle.file) / n_vms, NAN, "KiB", NAN, NULL,
-                          VERDICT_NONE);
+                bench_row("memory", "per VM (RssFile+RssShmem delta / count: pool pages)",
+                          (double)(vms.file + vms.shmem - idle.file - idle.shmem) / n_vms, NAN,
+                          "KiB", NAN, NULL, VERDICT_NONE);
                 json_object_object_add(d, "idle_before_vms", rss_json(&idle));
                 json_object_object_add(d, "vms", rss_json(&vms));
                 json_object_object_add(d, "n_vms", json_object_new_int((int)n_vms));
