@@ -8,6 +8,11 @@
  *       pool ioctl and mmap, argument checks, poll, and unbinding the driver under an open
  *       fd. Safe on a host without Gunyah (the smoke boot under plain QEMU): it never
  *       issues a read() or write() that would reach the hypervisor.
+ *   gunyah-devcheck loopback
+ *       Against tests/real-rm/loopback-hyp.S (a queue of depth 8 that returns what is sent,
+ *       with the two vIRQs): packets of 1..240 bytes come back whole and in order, EAGAIN
+ *       on full and empty, POLLIN/POLLOUT follow NotEmpty/NotFull and the vIRQs, a blocked
+ *       read wakes on the RX vIRQ and a blocked write on the TX vIRQ.
  *   gunyah-devcheck rm-vmid EXPECTED_VMID [LINK]
  *       Talks to the RM (gunyahd stopped) over LINK (default /dev/gunyah; a path outside
  *       /dev is gunyah-rm-sim's SOCK_SEQPACKET socket): VM_ALLOCATE(0) must hand out
@@ -27,6 +32,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -169,6 +175,149 @@ static int contract(uint64_t want_base, uint64_t want_size)
         return failures ? 1 : 0;
 }
 
+static short poll_now(int fd, int timeout_ms)
+{
+        struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLOUT };
+
+        return poll(&pfd, 1, timeout_ms) < 0 ? -1 : pfd.revents;
+}
+
+/* Wait (bounded) until poll reports all of `want`. */
+static int poll_for(int fd, short want)
+{
+        for (int i = 0; i < 100; i++) {
+                short r = poll_now(fd, 100);
+
+                if (r >= 0 && (r & want) == want)
+                        return 1;
+        }
+        return 0;
+}
+
+static void packet(uint8_t *p, size_t n, unsigned tag)
+{
+        for (size_t i = 0; i < n; i++)
+                p[i] = (uint8_t)(tag * 31 + i);
+}
+
+/* A child blocked in the device: state 'S' in /proc/PID/stat (bounded wait). */
+static int sleeping(pid_t pid)
+{
+        char path[64], buf[256];
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        for (int i = 0; i < 200; i++) {
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+                char *p;
+
+                if (fd >= 0)
+                        close(fd);
+                if (n > 0) {
+                        buf[n] = 0;
+                        p = strrchr(buf, ')');
+                        if (p && p[1] == ' ' && p[2] == 'S')
+                                return 1;
+                }
+                usleep(50 * 1000);
+        }
+        return 0;
+}
+
+static int child_ok(pid_t pid)
+{
+        int status;
+
+        return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static int loopback(void)
+{
+        static const size_t sizes[8] = { 1, 8, 12, 100, 200, 232, 239, 240 };
+        uint8_t out[GUNYAH_HOST_MSG_SIZE], in[4096];
+        int fd, ok, flags;
+        ssize_t n;
+        pid_t pid;
+
+        /* A broken module could leave a blocking call asleep for ever: bound the whole run
+         * (SIGALRM kills us, and the host's /init reports the failure). */
+        alarm(180);
+        fd = open(DEV, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        check(fd >= 0, "open " DEV);
+        if (fd < 0)
+                return 1;
+        check(expect_errno(read(fd, in, sizeof(in)), EAGAIN), "empty queue: read gives EAGAIN");
+        check(poll_now(fd, 0) == POLLOUT, "then poll: POLLOUT only");
+
+        ok = 1;
+        for (unsigned i = 0; i < 8; i++) {
+                packet(out, sizes[i], i);
+                ok &= write(fd, out, sizes[i]) == (ssize_t)sizes[i];
+                if (i == 0)
+                        check(poll_for(fd, POLLIN), "first send (PUSH): POLLIN from the RX vIRQ");
+                if (i == 6)
+                        check(poll_now(fd, 0) & POLLOUT, "7 queued: POLLOUT (NotFull)");
+        }
+        check(ok, "8 packets of 1..240 bytes sent");
+        check(!(poll_now(fd, 0) & POLLOUT), "8 queued: no POLLOUT (NotFull false)");
+        check(expect_errno(write(fd, out, 4), EAGAIN), "full queue: write gives EAGAIN");
+
+        ok = 1;
+        for (unsigned i = 0; i < 8; i++) {
+                packet(out, sizes[i], i);
+                n = read(fd, in, i % 2 ? sizeof(in) : GUNYAH_HOST_MSG_SIZE);
+                ok &= n == (ssize_t)sizes[i] && !memcmp(in, out, sizes[i]);
+                if (i == 0)
+                        check(poll_for(fd, POLLOUT), "full -> 7: POLLOUT from the TX vIRQ");
+                if (i == 6)
+                        check(poll_now(fd, 0) & POLLIN, "1 left: POLLIN (NotEmpty)");
+        }
+        check(ok, "the 8 packets come back whole and in order");
+        check(!(poll_now(fd, 0) & POLLIN), "drained: no POLLIN (NotEmpty false)");
+        check(expect_errno(read(fd, in, sizeof(in)), EAGAIN), "drained: read gives EAGAIN");
+
+        /* Blocking calls (O_NONBLOCK is per open file: the child shares it). */
+        flags = fcntl(fd, F_GETFL);
+        check(fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0, "clear O_NONBLOCK");
+        pid = fork();
+        if (pid == 0) {
+                alarm(60);
+                packet(out, 77, 9);
+                n = read(fd, in, sizeof(in));
+                _exit(n == 77 && !memcmp(in, out, 77) ? 0 : 1);
+        }
+        check(pid > 0 && sleeping(pid), "a blocking read on the empty queue sleeps");
+        packet(out, 77, 9);
+        check(write(fd, out, 77) == 77, "send while it sleeps");
+        check(pid > 0 && child_ok(pid), "the RX vIRQ wakes it with the packet");
+
+        ok = 1;
+        for (unsigned i = 0; i < 8; i++) {
+                packet(out, 16, 20 + i);
+                ok &= write(fd, out, 16) == 16;
+        }
+        check(ok, "queue filled again");
+        pid = fork();
+        if (pid == 0) {
+                alarm(60);
+                packet(out, 33, 28);
+                _exit(write(fd, out, 33) == 33 ? 0 : 1);
+        }
+        check(pid > 0 && sleeping(pid), "a blocking write on the full queue sleeps");
+        check(read(fd, in, sizeof(in)) == 16, "receive one while it sleeps");
+        check(pid > 0 && child_ok(pid), "the TX vIRQ wakes it and its packet is sent");
+        ok = 1;
+        for (unsigned i = 1; i < 8; i++)
+                ok &= read(fd, in, sizeof(in)) == 16;
+        n = read(fd, in, sizeof(in));
+        packet(out, 33, 28);
+        check(ok && n == 33 && !memcmp(in, out, 33), "the rest, then its packet, in order");
+        check(fcntl(fd, F_SETFL, flags) == 0, "restore O_NONBLOCK");
+        check(expect_errno(read(fd, in, sizeof(in)), EAGAIN), "empty again");
+        close(fd);
+        return failures ? 1 : 0;
+}
+
 /* One RM request and its reply, single packets only. Returns the RM error word or -1. */
 static long rm_call(int fd, uint16_t seq, uint32_t msg_id, const uint8_t *payload, size_t n,
                     uint8_t *reply, size_t *reply_len)
@@ -261,8 +410,10 @@ int main(int argc, char **argv)
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc == 4 && !strcmp(argv[1], "contract"))
                 return contract(strtoull(argv[2], NULL, 0), strtoull(argv[3], NULL, 0));
+        if (argc == 2 && !strcmp(argv[1], "loopback"))
+                return loopback();
         if ((argc == 3 || argc == 4) && !strcmp(argv[1], "rm-vmid"))
                 return rm_vmid(strtoul(argv[2], NULL, 0), argc == 4 ? argv[3] : DEV);
-        fprintf(stderr, "usage: %s contract POOL_BASE POOL_SIZE | rm-vmid VMID [LINK]\n", argv[0]);
+        fprintf(stderr, "usage: %s contract POOL_BASE POOL_SIZE | loopback | rm-vmid VMID [LINK]\n", argv[0]);
         return 2;
 }

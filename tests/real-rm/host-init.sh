@@ -3,11 +3,13 @@
 # /init of the real-RM lane's host initrd (assembled by tests/real-rm/run.sh). Every line
 # the runner judges starts with "REALRM:"; the last is "REALRM: PASS" or "REALRM: FAIL ...",
 # then the host powers off (QEMU exits by itself).
-# Kernel command line: realrm.mode=lane|contract realrm.pool=BASE,SIZE
+# Kernel command line: realrm.mode=lane|contract|loopback realrm.pool=BASE,SIZE
 #   lane:     the real RM under Gunyah: module, gunyahd on /dev/gunyah, a guest VM that
 #             powers itself off, destroy, VMID and pool back.
 #   contract: no hypervisor needed (plain QEMU, fake RM node in the DT): the parts of the
-#             device contract that issue no hypercall, and that gunyahd/gunyahctl run.
+#             device contract that issue no hypercall, then the lane's daemon flow against
+#             gunyah-rm-sim.
+#   loopback: under tests/real-rm/loopback-hyp.S: the module's hypercall and vIRQ paths.
 /bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin /proc /sys /dev /tmp /run /var/lib
 /bin/busybox --install -s
 mount -t proc proc /proc
@@ -134,6 +136,11 @@ contract)
     GUNYAHD_ARGS="--rm-socket=/run/rm.sock --pool=$sim_pool --state-dir=/var/lib/gunyahd"
     GUNYAHD_ARGS="$GUNYAHD_ARGS --api-socket=/run/gunyahd/io.gunyah.Manager"
     run_lane 64M stop /run/rm.sock
+    finish PASS
+    ;;
+loopback)
+    gunyah-devcheck loopback || fail "hypercall paths against the loopback stand-in"
+    rmmod gunyah_host || fail "rmmod"
     finish PASS
     ;;
 lane)

@@ -22,6 +22,10 @@
 #                                   for hypvm.elf (stand-in-hyp.S: enters the host kernel at
 #                                   EL2, no RM): checks addresses, DT, initrd and /init up to
 #                                   the point where the RM is needed.
+#   tests/real-rm/run.sh --loopback Boot the host kernel at EL1 under loopback-hyp.S, an EL2
+#                                   stand-in that answers msgqueue_send/receive as documented
+#                                   with one loopback queue and raises the two vIRQs: the
+#                                   module's hypercall, vIRQ, poll and blocking paths.
 #
 # The hypervisor image is an input from outside: this project never builds, downloads or
 # stores it. Work directory: $GUNYAH_REALRM_DIR (default build-realrm/).
@@ -35,7 +39,8 @@ case "${1:-}" in
 --assemble) mode=assemble ;;
 --contract) mode=contract ;;
 --layout) mode=layout ;;
-*) echo "usage: $0 [--assemble | --contract | --layout]" >&2; exit 2 ;;
+--loopback) mode=loopback ;;
+*) echo "usage: $0 [--assemble | --contract | --layout | --loopback]" >&2; exit 2 ;;
 esac
 if [ "$mode" = lane ] && [ -z "${GUNYAH_HYPVM_ELF:-}" ]; then
     cat <<'EOF'
@@ -44,8 +49,8 @@ real-rm: This lane runs gunyahd against the real Gunyah Resource Manager and nee
 real-rm: hypervisor image for QEMU's "qemu" platform (hypvm.elf = hypervisor + RM + C
 real-rm: runtime), built outside this project from the quic/gunyah-hypervisor,
 real-rm: quic/gunyah-resource-manager and quic/gunyah-c-runtime repositories. See
-real-rm: docs/real-hardware.md. (--assemble, --contract and --layout run what needs no
-real-rm: hypervisor.)
+real-rm: docs/real-hardware.md. (--assemble, --contract, --layout and --loopback run what
+real-rm: needs no hypervisor.)
 EOF
     exit "${GUNYAH_REALRM_SKIP_CODE:-0}"
 fi
@@ -173,10 +178,11 @@ echo "real-rm: host initrd $initrd_size bytes (room: $initrd_max)"
 machine_lane="virt,virtualization=on,gic-version=3,highmem=off"
 machine_contract="virt,gic-version=3,highmem=off"
 # $1 machine, $2 smp, $3 out.dtb, $4 extra dts text, $5 memory (default 1G: the memory
-# node is then the HLOS's 1 GiB). QEMU's own DT plus the VM memory pool and the extras.
+# node is then the HLOS's 1 GiB), $6 cpu. QEMU's own DT plus the VM memory pool and extras.
 make_dtb() {
     local base="${3%.dtb}-qemu.dtb" dts="${3%.dtb}.dts" intc its pcie
-    qemu-system-aarch64 -machine "$1,dumpdtb=$base" -cpu max,sve128=on -m "${5:-1G}" -smp "$2" \
+    qemu-system-aarch64 -machine "$1,dumpdtb=$base" -cpu "${6:-max,sve128=on}" -m "${5:-1G}" \
+        -smp "$2" \
         -nographic -nic none >/dev/null 2>&1 || { echo "real-rm: qemu dumpdtb failed" >&2; exit 1; }
     dtc -q -I dtb -O dts -o "$dts" "$base"
     dtc -I dts -O dtb -o /dev/null "$dts" 2>"$3.baseline.raw"
@@ -225,20 +231,22 @@ check_dtb() { # dtb
 
 step "host DT for Gunyah (lane)"
 initrd_end=$((initrd_addr + initrd_size))
-make_dtb "$machine_lane" 8 "$work/host.dtb" "$(printf '/ {\n\tchosen {
-\t\tbootargs = "%s realrm.mode=lane";
-\t\tlinux,initrd-start = <0x0 %#x>;
-\t\tlinux,initrd-end = <0x0 %#x>;\n\t};\n};' "$cmdline_common" "$initrd_addr" "$initrd_end")"
+chosen() { # mode: /chosen for a boot through loader devices
+    printf '/ {\n\tchosen {\n\t\tbootargs = "%s realrm.mode=%s";\n' "$cmdline_common" "$1"
+    printf '\t\tlinux,initrd-start = <0x0 %#x>;\n\t\tlinux,initrd-end = <0x0 %#x>;\n\t};\n};\n' \
+        "$initrd_addr" "$initrd_end"
+}
+make_dtb "$machine_lane" 8 "$work/host.dtb" "$(chosen lane)"
 check_dtb "$work/host.dtb"
 [ "$(fdtget -t x "$work/host.dtb" /chosen linux,initrd-end)" = "$(printf '0 %x' "$initrd_end")" ] ||
     { echo "real-rm: host.dtb: initrd-end" >&2; exit 1; }
 [ "$(stat -c %s "$work/host.dtb")" -le $((image_addr - dt_addr)) ] ||
     { echo "real-rm: host.dtb does not fit below the kernel" >&2; exit 1; }
 
-step "host DT for the contract boot (no hypervisor, a fake RM node as the RM writes it)"
+step "host DTs for the contract and loopback boots (a fake RM node as the RM writes it)"
 # The RM's node (RM vm_dt.c, as seen live; rm-protocol.md section 1), with SPIs QEMU's virt
 # board leaves free instead of the RM's 928/929 (beyond QEMU's 256 SPIs).
-make_dtb "$machine_contract" 2 "$work/contract.dtb" '/ {
+fake_rm='/ {
 	hypervisor {
 		compatible = "qcom,gunyah-hypervisor-1.0", "qcom,gunyah-hypervisor", "simple-bus";
 		#address-cells = <2>;
@@ -255,26 +263,40 @@ make_dtb "$machine_contract" 2 "$work/contract.dtb" '/ {
 			qcom,rx-queue-depth = <8>;
 		};
 	};
-};' 2G
+};'
+make_dtb "$machine_contract" 2 "$work/contract.dtb" "$fake_rm" 2G
 check_dtb "$work/contract.dtb"
+make_dtb "$machine_lane" 1 "$work/loopback.dtb" "$fake_rm
+$(chosen loopback)" 2G cortex-a72
+check_dtb "$work/loopback.dtb"
 
 [ "$mode" != assemble ] || { step "assembled in $work (no boot: --assemble)"; exit 0; }
 
 # ---- boot -----------------------------------------------------------------------------------
 transcript="$work/transcript-$mode.txt"
 hypvm=${GUNYAH_HYPVM_ELF:-}
-if [ "$mode" = layout ]; then
-    step "stand-in for hypvm.elf (tests/real-rm/stand-in-hyp.S)"
-    aarch64-linux-gnu-as -o "$work/stand-in-hyp.o" "$here/stand-in-hyp.S"
-    aarch64-linux-gnu-ld -nostdlib -Ttext=0x80000000 -e _start -o "$work/stand-in-hyp.elf" \
-        "$work/stand-in-hyp.o"
-    hypvm="$work/stand-in-hyp.elf"
-fi
+stand_in() { # name: assemble tests/real-rm/NAME.S into an ELF at 0x80000000
+    step "stand-in for hypvm.elf (tests/real-rm/$1.S)"
+    aarch64-linux-gnu-as -o "$work/$1.o" "$here/$1.S"
+    aarch64-linux-gnu-ld -N --no-warn-rwx-segments -nostdlib -Ttext=0x80000000 -e _start \
+        -o "$work/$1.elf" "$work/$1.o"
+    hypvm="$work/$1.elf"
+}
+[ "$mode" != layout ] || stand_in stand-in-hyp
+[ "$mode" != loopback ] || stand_in loopback-hyp
 if [ "$mode" = contract ]; then
     step "booting Debian's $release under plain QEMU (contract checks)"
     qemu=(qemu-system-aarch64 -machine "$machine_contract" -cpu max -m 2G -smp 2
         -nographic -nic none -no-reboot -kernel "$work/Image" -initrd "$work/host-initrd.gz"
         -dtb "$work/contract.dtb" -append "$cmdline_common realrm.mode=contract")
+    limit=${GUNYAH_REALRM_TIMEOUT:-600}
+elif [ "$mode" = loopback ]; then
+    step "booting Debian's $release at EL1 under the loopback stand-in (hypercall paths)"
+    qemu=(qemu-system-aarch64 -machine "$machine_lane" -cpu cortex-a72 -m 2G -smp 1
+        -nographic -nic none -no-reboot -kernel "$hypvm"
+        -device "loader,file=$work/loopback.dtb,addr=$dt_addr"
+        -device "loader,file=$work/Image,addr=$image_addr"
+        -device "loader,file=$work/host-initrd.gz,addr=$initrd_addr")
     limit=${GUNYAH_REALRM_TIMEOUT:-600}
 else
     step "booting $hypvm with Debian's $release as the host"
