@@ -237,7 +237,7 @@ static const Known *known_failure(int op, uint32_t msg_id, const char *kind)
 static bool run_case(RelStack *s, int op, unsigned k, const uint32_t *seq, size_t nseq,
                      const FaultKind *kind, Counters *cnt, char *fail_out, size_t fail_n)
 {
-        char why[1024], fail[1200] = "";
+        char why[1024], fail[2400] = "";
         Gate g = { .s = s, .kind = kind, .r = 0 };
         const char *call = k < nseq ? rm_msg_id_to_string(seq[k]) : "?";
         bool ok = true;
@@ -258,9 +258,15 @@ static bool run_case(RelStack *s, int op, unsigned k, const uint32_t *seq, size_
                 ok = CASE_FAIL("gunyahd died");
         else if ((r = rel_wait_ready(s, 60000)) < 0)
                 ok = CASE_FAIL("RM link not ready again: %s", strerror(-r));
-        else if (rel_wait_consistent(s, 60000, why, sizeof(why)) < 0)
+        else if (rel_wait_consistent(s, 60000, why, sizeof(why)) < 0) {
                 ok = CASE_FAIL("daemon and RM disagree: %s", why);
-        else if (rel_cleanup_all(s, 60000, why, sizeof(why)) < 0)
+                /* does a DestroyVM repair it, or is something leaked for good? */
+                char why2[1024];
+                bool repaired = rel_cleanup_all(s, 30000, why2, sizeof(why2)) == 0;
+                size_t l = strlen(fail);
+                snprintf(fail + l, sizeof(fail) - l, "; DestroyVM afterwards: %s",
+                         repaired ? "repaired" : why2);
+        } else if (rel_cleanup_all(s, 60000, why, sizeof(why)) < 0)
                 ok = CASE_FAIL("leak: %s", why);
         printf("  %-14s #%-2u %-24s %-20s -> %-32s %6.2f s%s%s%s\n", op_names[op], k, call,
                kind->name, o.error ? o.error : "ok", o.usec / 1e6, fired ? "" : " (call not reached)",
@@ -332,7 +338,7 @@ int main(int argc, char **argv)
 
         Counters cnt = { 0 };
         uint64_t t0 = rel_now_usec();
-        char failures[16][1500];
+        char failures[16][2600];
         unsigned nfail = 0;
         typedef struct Case {
                 int op;
@@ -367,7 +373,7 @@ int main(int argc, char **argv)
                         cnt.known++;
                         continue;
                 }
-                char fail[1400];
+                char fail[2500];
                 if (run_case(s, x->op, x->k, seqs[x->op], nseq[x->op], &kinds[x->kind], &cnt, fail,
                              sizeof(fail)))
                         continue;
