@@ -18,9 +18,18 @@
 
 static void expect_exited(T *t, uint16_t vmid, uint16_t type, uint32_t word0)
 {
-        uint8_t e[12] = { (uint8_t)vmid, (uint8_t)(vmid >> 8), (uint8_t)type, (uint8_t)(type >> 8),
-                          4, 0, 0, 0, (uint8_t)word0, (uint8_t)(word0 >> 8),
-                          (uint8_t)(word0 >> 16), (uint8_t)(word0 >> 24) };
+        uint8_t e[12] = {(uint8_t)vmid,
+                         (uint8_t)(vmid >> 8),
+                         (uint8_t)type,
+                         (uint8_t)(type >> 8),
+                         4,
+                         0,
+                         0,
+                         0,
+                         (uint8_t)word0,
+                         (uint8_t)(word0 >> 8),
+                         (uint8_t)(word0 >> 16),
+                         (uint8_t)(word0 >> 24)};
         t_expect_notif(t, 0x56100001, e, sizeof(e));
 }
 
@@ -31,7 +40,7 @@ static void life_cycle(const char *profile)
         TVm v;
         T t;
 
-        t_start(&t, &(TOpts){ .profile = profile });
+        t_start(&t, &(TOpts){.profile = profile});
         t_boot_vm(&t, &v, IMG_OFF, 2);
         /* the guest boots: EARLY_BOOT, BOOT, RUN */
         t_expect_vm_status(&t, v.vmid, 3, 1, 0);
@@ -40,7 +49,7 @@ static void life_cycle(const char *profile)
         {
                 uint8_t out[8];
                 size_t n;
-                uint8_t q[4] = { (uint8_t)v.vmid, 0, 0, 0 };
+                uint8_t q[4] = {(uint8_t)v.vmid, 0, 0, 0};
                 ASSERT_EQ(t_call(&t, 0x56000017, q, 4, out, &n), 0);
                 ASSERT_EQ(n, 4);
                 ASSERT_MEMEQ(out, "\x03\x04\0\0", 4);
@@ -59,7 +68,7 @@ static void life_cycle(const char *profile)
         json_object_put(vm);
         /* graceful stop: OK now, the guest exits by itself (VM_EXIT, code 0) */
         {
-                uint8_t stop[8] = { (uint8_t)v.vmid, 0, 0, 0, 0, 0, 0, 0 };
+                uint8_t stop[8] = {(uint8_t)v.vmid, 0, 0, 0, 0, 0, 0, 0};
                 ASSERT_EQ(t_call(&t, 0x56000005, stop, 8, NULL, NULL), 0);
         }
         t_expect_vm_status(&t, v.vmid, 9, 4, 0);
@@ -73,12 +82,14 @@ static void life_cycle(const char *profile)
                 ASSERT_U64_EQ(m.msg_id, 0x51100012);
                 ASSERT_EQ(m.len, 12);
                 memcpy(rel, m.p, 12);
-                ASSERT_MEMEQ(rel, ((uint8_t[]){ (uint8_t)v.handle, 0, 0, 0, (uint8_t)v.vmid, 0, 0, 0,
-                                                0, 0, 0, 0 }), 12);
+                ASSERT_MEMEQ(
+                    rel,
+                    ((uint8_t[]){(uint8_t)v.handle, 0, 0, 0, (uint8_t)v.vmid, 0, 0, 0, 0, 0, 0, 0}),
+                    12);
         }
         t_expect_vm_status(&t, v.vmid, 11, 0, 0);
         {
-                uint8_t r[8] = { (uint8_t)v.handle, 0, 0, 0, 0, 0, 0, 0 };
+                uint8_t r[8] = {(uint8_t)v.handle, 0, 0, 0, 0, 0, 0, 0};
                 ASSERT_EQ(t_call(&t, 0x51000015, r, 8, NULL, NULL), 0);
         }
         ASSERT_EQ(t_vmid_call(&t, 0x56000002, v.vmid), 0);
@@ -122,10 +133,10 @@ static uint32_t init_with(T *t, int variant, unsigned ncpus, uint16_t *ret_vmid)
 
 TEST(dt_rules_fail_vm_init)
 {
-        static const int bad[] = { DT_NO_IMAGE_NAME, DT_STRAY_MEMORY, DT_NO_AFFINITY_MAP,
-                                   DT_NO_BOOT_CPU, DT_BAD_GUID, DT_BAD_AFFINITY_LEN,
-                                   DT_NO_ENABLE_METHOD, DT_BAD_IRQ_CELLS, DT_NO_CONFIG_NODE,
-                                   DT_BAD_BASE_ALIGN };
+        static const int bad[] = {DT_NO_IMAGE_NAME,    DT_STRAY_MEMORY,  DT_NO_AFFINITY_MAP,
+                                  DT_NO_BOOT_CPU,      DT_BAD_GUID,      DT_BAD_AFFINITY_LEN,
+                                  DT_NO_ENABLE_METHOD, DT_BAD_IRQ_CELLS, DT_NO_CONFIG_NODE,
+                                  DT_BAD_BASE_ALIGN};
         uint16_t vmid;
         T t;
 
@@ -157,7 +168,8 @@ TEST(dtb_header_and_size_checks)
         vmid = t_alloc(&t);
         t_write_image(&t, IMG_OFF);
         dsz = t_write_dtb(&t, IMG_OFF + DTB_OFF, 1, BASE, 0, DT_OK);
-        ASSERT_EQ(t_parcel(&t, 0x51000012, &vmid, &rwx, 1, T_POOL_IPA + IMG_OFF, PSIZE, 0, 0, &h), 0);
+        ASSERT_EQ(t_parcel(&t, 0x51000012, &vmid, &rwx, 1, T_POOL_IPA + IMG_OFF, PSIZE, 0, 0, &h),
+                  0);
         /* dtb_size smaller than the FDT's totalsize */
         ASSERT_EQ(t_config_image(&t, vmid, 0, h, 0, DTB_OFF, DTB_OFF, dsz - 4), 0);
         t_expect_vm_status(&t, vmid, 1, 0, 0);
@@ -177,8 +189,8 @@ TEST(dtb_header_and_size_checks)
 /* Boot up to READY with the image parcel lent with these rights/trans type, then start. */
 static uint32_t start_with(T *t, uint32_t trans, uint8_t rights, bool image_magic, bool reclaim)
 {
-        uint16_t vmid = t_alloc(t), acl[2] = { vmid, 3 };
-        uint8_t r[2] = { rights, 7 };
+        uint16_t vmid = t_alloc(t), acl[2] = {vmid, 3};
+        uint8_t r[2] = {rights, 7};
         uint32_t h, e;
         size_t dsz;
         uint64_t off = IMG_OFF + (uint64_t)(vmid - 0x80) * PSIZE;
@@ -189,13 +201,14 @@ static uint32_t start_with(T *t, uint32_t trans, uint8_t rights, bool image_magi
                 memset(sim_client_pool(t->sim) + off, 0, 64);
         dsz = t_write_dtb(t, off + DTB_OFF, 1, BASE, 0, DT_OK);
         ASSERT_EQ(t_parcel(t, trans, acl, r, trans == 0x51000013 ? 2 : 1, T_POOL_IPA + off, PSIZE,
-                           0, 0, &h), 0);
+                           0, 0, &h),
+                  0);
         ASSERT_EQ(t_config_image(t, vmid, 0, h, 0, DTB_OFF, DTB_OFF, dsz), 0);
         t_expect_vm_status(t, vmid, 1, 0, 0);
         ASSERT_EQ(t_vmid_call(t, 0x5600000B, vmid), 0);
         t_expect_vm_status(t, vmid, 2, 0, 0);
         if (reclaim) {
-                uint8_t q[8] = { (uint8_t)h, 0, 0, 0, 0, 0, 0, 0 };
+                uint8_t q[8] = {(uint8_t)h, 0, 0, 0, 0, 0, 0, 0};
                 ASSERT_EQ(t_call(t, 0x51000015, q, 8, NULL, NULL), 0);
         }
         e = t_vmid_call(t, 0x56000004, vmid);
@@ -207,7 +220,7 @@ TEST(boot_checks_fail_vm_start)
 {
         T t;
 
-        t_start(&t, &(TOpts){ .profile = "open-rm", .pace_ms = 600000 });
+        t_start(&t, &(TOpts){.profile = "open-rm", .pace_ms = 600000});
         ASSERT_EQ(start_with(&t, 0x51000012, 7, false, false), 0x2); /* no Image header */
         ASSERT_EQ(start_with(&t, 0x51000012, 6, true, false), 0x2);  /* not RWX */
         ASSERT_EQ(start_with(&t, 0x51000013, 7, true, false), 0x2);  /* SHARE, 2 entries */
@@ -215,7 +228,7 @@ TEST(boot_checks_fail_vm_start)
         ASSERT_EQ(start_with(&t, 0x51000012, 7, true, false), 0);
         t_stop(&t);
         /* with --strict-image-acl off, RW and SHARE image parcels boot */
-        t_start(&t, &(TOpts){ .profile = "open-rm", .pace_ms = 600000, .acl_off = true });
+        t_start(&t, &(TOpts){.profile = "open-rm", .pace_ms = 600000, .acl_off = true});
         ASSERT_EQ(start_with(&t, 0x51000012, 6, true, false), 0);
         ASSERT_EQ(start_with(&t, 0x51000013, 7, true, false), 0);
         ASSERT_EQ(start_with(&t, 0x51000012, 7, false, false), 0x2); /* Image still checked */
@@ -231,12 +244,13 @@ TEST(open_rm_entry_offset_and_v17_fallback)
         T t;
 
         /* open-rm: PC = base + kernel-entry-offset (0x1000 here), X0 = base + dtb_offset */
-        t_start(&t, &(TOpts){ .profile = "open-rm", .pace_ms = 600000 });
+        t_start(&t, &(TOpts){.profile = "open-rm", .pace_ms = 600000});
         vmid = t_alloc(&t);
         memset(sim_client_pool(t.sim) + IMG_OFF, 0, 0x2000);
         t_write_image(&t, IMG_OFF + 0x1000);
         dsz = t_write_dtb(&t, IMG_OFF + DTB_OFF, 1, BASE, 0x1000, DT_OK);
-        ASSERT_EQ(t_parcel(&t, 0x51000012, &vmid, &rwx, 1, T_POOL_IPA + IMG_OFF, PSIZE, 0, 0, &h), 0);
+        ASSERT_EQ(t_parcel(&t, 0x51000012, &vmid, &rwx, 1, T_POOL_IPA + IMG_OFF, PSIZE, 0, 0, &h),
+                  0);
         ASSERT_EQ(t_config_image(&t, vmid, 0, h, 0, DTB_OFF, DTB_OFF, dsz), 0);
         t_expect_vm_status(&t, vmid, 1, 0, 0);
         ASSERT_EQ(t_vmid_call(&t, 0x5600000B, vmid), 0);
@@ -245,18 +259,19 @@ TEST(open_rm_entry_offset_and_v17_fallback)
         t_expect_vm_status(&t, vmid, 3, 0, 0);
         t_stop(&t);
         /* v17 without VM_SET_BOOT_CONTEXT boots the open RM's way too */
-        t_start(&t, &(TOpts){ .pace_ms = 600000 });
+        t_start(&t, &(TOpts){.pace_ms = 600000});
         vmid = t_alloc(&t);
         t_write_image(&t, IMG_OFF);
         dsz = t_write_dtb(&t, IMG_OFF + DTB_OFF, 1, BASE, 0, DT_OK);
-        ASSERT_EQ(t_parcel(&t, 0x51000012, &vmid, &rwx, 1, T_POOL_IPA + IMG_OFF, PSIZE, 0, 0, &h), 0);
+        ASSERT_EQ(t_parcel(&t, 0x51000012, &vmid, &rwx, 1, T_POOL_IPA + IMG_OFF, PSIZE, 0, 0, &h),
+                  0);
         ASSERT_EQ(t_config_image(&t, vmid, 0, h, 0, DTB_OFF, DTB_OFF, dsz), 0);
         t_expect_vm_status(&t, vmid, 1, 0, 0);
         ASSERT_EQ(t_vmid_call(&t, 0x5600000B, vmid), 0);
         t_expect_vm_status(&t, vmid, 2, 0, 0);
         /* but a boot context PC with X0 unset fails */
         {
-                W w = { .n = 0 };
+                W w = {.n = 0};
                 w_u16(&w, vmid);
                 w_u8(&w, 1);
                 w_u8(&w, 0);

@@ -17,8 +17,14 @@
 
 static void expect_exited(T *t, uint16_t vmid, uint16_t type, const uint32_t *w, unsigned n)
 {
-        uint8_t e[24] = { (uint8_t)vmid, (uint8_t)(vmid >> 8), (uint8_t)type, (uint8_t)(type >> 8),
-                          (uint8_t)(4 * n), 0, 0, 0 };
+        uint8_t e[24] = {(uint8_t)vmid,
+                         (uint8_t)(vmid >> 8),
+                         (uint8_t)type,
+                         (uint8_t)(type >> 8),
+                         (uint8_t)(4 * n),
+                         0,
+                         0,
+                         0};
 
         for (unsigned i = 0; i < n; i++)
                 for (unsigned b = 0; b < 4; b++)
@@ -36,7 +42,7 @@ static void boot(T *t, TVm *v)
 static void recycle(T *t, TVm *v)
 {
         TMsg m;
-        uint8_t r[8] = { (uint8_t)v->handle, 0, 0, 0, 0, 0, 0, 0 };
+        uint8_t r[8] = {(uint8_t)v->handle, 0, 0, 0, 0, 0, 0, 0};
 
         ASSERT_EQ(t_vmid_call(t, 0x56000006, v->vmid), 0);
         do
@@ -55,22 +61,25 @@ TEST(guest_exits_every_type)
                 uint32_t w[4];
                 unsigned n;
         } cases[] = {
-                { "\"type\":\"VM_EXIT\"", 0, { 0 }, 1 },
-                { "\"type\":\"VM_EXIT\",\"code\":4,\"flags\":1", 0, { 0x00040001 }, 1 },
-                { "\"type\":\"PLATFORM_OFF\"", 1, { 0 }, 1 },
-                { "\"type\":\"PLATFORM_RESET\",\"flags\":1", 2, { 1 }, 1 },
-                { "\"type\":\"PSCI_SYSTEM_RESET2\",\"resetType\":2147483649,\"cookie\":4294967298,\"smc64\":true",
-                  3, { 0x8000, 0x80000001, 2, 1 }, 4 },
-                { "\"type\":\"WATCHDOG_BITE\"", 4, { 0 }, 1 },
-                { "\"type\":\"WATCHDOG_BITE\",\"crashMessage\":\"oops\"", 4, { 0x10000 }, 1 },
-                { "\"type\":\"SOFTWARE_ERROR\"", 5, { 0x20000 }, 1 },
-                { "\"type\":\"ASYNC_HW_ERROR\",\"code\":3", 6, { 0x30000 }, 1 },
+            {"\"type\":\"VM_EXIT\"", 0, {0}, 1},
+            {"\"type\":\"VM_EXIT\",\"code\":4,\"flags\":1", 0, {0x00040001}, 1},
+            {"\"type\":\"PLATFORM_OFF\"", 1, {0}, 1},
+            {"\"type\":\"PLATFORM_RESET\",\"flags\":1", 2, {1}, 1},
+            {"\"type\":\"PSCI_SYSTEM_RESET2\",\"resetType\":2147483649,\"cookie\":4294967298,"
+             "\"smc64\":true",
+             3,
+             {0x8000, 0x80000001, 2, 1},
+             4},
+            {"\"type\":\"WATCHDOG_BITE\"", 4, {0}, 1},
+            {"\"type\":\"WATCHDOG_BITE\",\"crashMessage\":\"oops\"", 4, {0x10000}, 1},
+            {"\"type\":\"SOFTWARE_ERROR\"", 5, {0x20000}, 1},
+            {"\"type\":\"ASYNC_HW_ERROR\",\"code\":3", 6, {0x30000}, 1},
         };
         char params[256];
         TVm v;
         T t;
 
-        t_start(&t, &(TOpts){ .pace_ms = 600000 });
+        t_start(&t, &(TOpts){.pace_ms = 600000});
         boot(&t, &v);
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 snprintf(params, sizeof(params), "{\"vmid\":%u,%s}", v.vmid, cases[i].params);
@@ -97,7 +106,7 @@ TEST(guest_exit_rules_and_crash_message)
         TVm v;
         T t;
 
-        t_start(&t, &(TOpts){ .pace_ms = 600000 });
+        t_start(&t, &(TOpts){.pace_ms = 600000});
         boot(&t, &v);
         snprintf(p, sizeof(p), "{\"vmid\":%u,\"type\":\"VM_EXIT\",\"code\":2}", v.vmid);
         ASSERT_EQ(t_ctl_err(&t, "GuestExit", p, &err), -EREMOTEIO); /* code 2 is refused */
@@ -107,16 +116,18 @@ TEST(guest_exit_rules_and_crash_message)
         ASSERT_EQ(t_ctl_err(&t, "GuestExit", p, &err), -EREMOTEIO);
         ASSERT_STREQ(err, "org.varlink.service.InvalidParameter");
         free(err);
-        ASSERT_EQ(t_ctl_err(&t, "GuestExit", "{\"vmid\":200,\"type\":\"VM_EXIT\"}", &err), -EREMOTEIO);
+        ASSERT_EQ(t_ctl_err(&t, "GuestExit", "{\"vmid\":200,\"type\":\"VM_EXIT\"}", &err),
+                  -EREMOTEIO);
         ASSERT_STREQ(err, "io.gunyah.Simulator.NoSuchVm");
         free(err);
-        snprintf(p, sizeof(p), "{\"vmid\":%u,\"type\":\"VM_EXIT\",\"code\":1,\"crashMessage\":\"%s\"}",
-                 v.vmid, "kernel panic");
+        snprintf(p, sizeof(p),
+                 "{\"vmid\":%u,\"type\":\"VM_EXIT\",\"code\":1,\"crashMessage\":\"%s\"}", v.vmid,
+                 "kernel panic");
         ASSERT_OK(t_ctl(&t, "GuestExit", p, NULL));
-        expect_exited(&t, v.vmid, 0, (uint32_t[]){ 0x10000 }, 1);
+        expect_exited(&t, v.vmid, 0, (uint32_t[]){0x10000}, 1);
         /* VM_GET_CRASH_MSG: u16 len, u16 0, bytes padded to 4 */
         {
-                uint8_t q[4] = { (uint8_t)v.vmid, 0, 0, 0 };
+                uint8_t q[4] = {(uint8_t)v.vmid, 0, 0, 0};
                 ASSERT_EQ(t_call(&t, 0x56000019, q, 4, out, &n), 0);
                 ASSERT_EQ(n, 4 + 12);
                 ASSERT_MEMEQ(out, "\x0c\0\0\0kernel panic", 16);
@@ -136,15 +147,16 @@ TEST(page_fault_blocks_until_parcel_accepted)
         W w;
         T t;
 
-        t_start(&t, &(TOpts){ .pace_ms = 600000 });
+        t_start(&t, &(TOpts){.pace_ms = 600000});
         vmid = t_alloc(&t);
         t_write_image(&t, IMG_OFF);
         dsz = t_write_dtb(&t, IMG_OFF + (1u << 20), 1, 0x40000000, 0, DT_OK);
-        ASSERT_EQ(t_parcel(&t, 0x51000012, &vmid, &rwx, 1, T_POOL_IPA + IMG_OFF, 2u << 20, 0, 0,
-                           &img), 0);
+        ASSERT_EQ(
+            t_parcel(&t, 0x51000012, &vmid, &rwx, 1, T_POOL_IPA + IMG_OFF, 2u << 20, 0, 0, &img),
+            0);
         ASSERT_EQ(t_config_image(&t, vmid, 0, img, 0, 1u << 20, 1u << 20, dsz), 0);
         t_expect_vm_status(&t, vmid, 1, 0, 0);
-        w = (W){ .n = 0 };
+        w = (W){.n = 0};
         w_u16(&w, vmid);
         w_u16(&w, 0);
         w_u32(&w, 1);
@@ -164,7 +176,7 @@ TEST(page_fault_blocks_until_parcel_accepted)
         ASSERT_OK(t_ctl(&t, "RaisePageFault", p, NULL));
         {
                 const uint64_t ipa = T_POOL_IPA + 0x1003010;
-                uint8_t exp[16] = { (uint8_t)vmid, 0, 0, 0, 1, 0, 0, 0 };
+                uint8_t exp[16] = {(uint8_t)vmid, 0, 0, 0, 1, 0, 0, 0};
                 for (int i = 0; i < 8; i++)
                         exp[8 + i] = (uint8_t)(ipa >> (8 * i));
                 t_expect_notif(&t, 0x5F100001, exp, sizeof(exp));
@@ -174,22 +186,26 @@ TEST(page_fault_blocks_until_parcel_accepted)
         ASSERT_TRUE(json_object_object_get_ex(vm, "blockedFaultIpa", &f));
         json_object_put(vm);
         /* lend a page elsewhere: still blocked */
-        ASSERT_EQ(t_parcel(&t, 0x51000012, &vmid, &rw, 1, T_POOL_IPA + 0x1008000, 0x1000, 0, 0, &h), 0);
+        ASSERT_EQ(t_parcel(&t, 0x51000012, &vmid, &rw, 1, T_POOL_IPA + 0x1008000, 0x1000, 0, 0, &h),
+                  0);
         {
-                uint8_t n[20] = { (uint8_t)h, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, (uint8_t)vmid, 0, 0, 0 };
+                uint8_t n[20] = {(uint8_t)h,    0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+                                 (uint8_t)vmid, 0, 0, 0};
                 ASSERT_EQ(t_call(&t, 0x51000017, n, sizeof(n), NULL, NULL), 0);
-                uint8_t acc[12] = { (uint8_t)h, 0, 0, 0, (uint8_t)vmid, 0, 0, 0, 0, 0, 0, 0 };
+                uint8_t acc[12] = {(uint8_t)h, 0, 0, 0, (uint8_t)vmid, 0, 0, 0, 0, 0, 0, 0};
                 t_expect_notif(&t, 0x51100013, acc, sizeof(acc));
         }
         vm = sim_client_get_vm(t.sim, vmid);
         ASSERT_TRUE(json_object_object_get_ex(vm, "blockedFaultIpa", &f));
         json_object_put(vm);
         /* lend the faulting page: the guest accepts it, the owner hears MEM_ACCEPTED */
-        ASSERT_EQ(t_parcel(&t, 0x51000012, &vmid, &rw, 1, T_POOL_IPA + 0x1003000, 0x1000, 0, 0, &h), 0);
+        ASSERT_EQ(t_parcel(&t, 0x51000012, &vmid, &rw, 1, T_POOL_IPA + 0x1003000, 0x1000, 0, 0, &h),
+                  0);
         {
-                uint8_t n[20] = { (uint8_t)h, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, (uint8_t)vmid, 0, 0, 0 };
+                uint8_t n[20] = {(uint8_t)h,    0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0,
+                                 (uint8_t)vmid, 0, 0, 0};
                 ASSERT_EQ(t_call(&t, 0x51000017, n, sizeof(n), NULL, NULL), 0);
-                uint8_t acc[12] = { (uint8_t)h, 0, 0, 0, (uint8_t)vmid, 0, 0, 0, 9, 0, 0, 0 };
+                uint8_t acc[12] = {(uint8_t)h, 0, 0, 0, (uint8_t)vmid, 0, 0, 0, 9, 0, 0, 0};
                 t_expect_notif(&t, 0x51100013, acc, sizeof(acc));
         }
         vm = sim_client_get_vm(t.sim, vmid);
@@ -199,14 +215,15 @@ TEST(page_fault_blocks_until_parcel_accepted)
         snprintf(p, sizeof(p), "{\"vmid\":%u,\"handle\":%u}", vmid, h);
         ASSERT_OK(t_ctl(&t, "GuestReleaseParcel", p, NULL));
         {
-                uint8_t rel[12] = { (uint8_t)h, 0, 0, 0, (uint8_t)vmid, 0, 0, 0, 9, 0, 0, 0 };
+                uint8_t rel[12] = {(uint8_t)h, 0, 0, 0, (uint8_t)vmid, 0, 0, 0, 9, 0, 0, 0};
                 t_expect_notif(&t, 0x51100012, rel, sizeof(rel));
         }
         {
                 char *err = NULL;
                 json_object *rep = NULL, *params = json_tokener_parse(p);
                 ASSERT_EQ(sim_client_call_full(t.sim, "io.gunyah.Simulator.GuestReleaseParcel",
-                                               params, &rep, &err), -EREMOTEIO);
+                                               params, &rep, &err),
+                          -EREMOTEIO);
                 json_object_put(params);
                 ASSERT_STREQ(err, "io.gunyah.Simulator.RmError");
                 ASSERT_TRUE(json_object_object_get_ex(rep, "code", &f));
@@ -215,7 +232,7 @@ TEST(page_fault_blocks_until_parcel_accepted)
                 json_object_put(rep);
         }
         {
-                uint8_t r[8] = { (uint8_t)h, 0, 0, 0, 0, 0, 0, 0 };
+                uint8_t r[8] = {(uint8_t)h, 0, 0, 0, 0, 0, 0, 0};
                 ASSERT_EQ(t_call(&t, 0x51000015, r, 8, NULL, NULL), 0); /* now reclaimable */
         }
         t_stop(&t);
@@ -227,7 +244,7 @@ TEST(guest_status_and_ignored_shutdown)
         TVm v;
         T t;
 
-        t_start(&t, &(TOpts){ .pace_ms = 600000 });
+        t_start(&t, &(TOpts){.pace_ms = 600000});
         boot(&t, &v);
         snprintf(p, sizeof(p), "{\"vmid\":%u,\"osStatus\":3,\"appStatus\":513}", v.vmid);
         ASSERT_OK(t_ctl(&t, "SetGuestStatus", p, NULL));
@@ -241,7 +258,7 @@ TEST(guest_status_and_ignored_shutdown)
         ASSERT_OK(t_ctl(&t, "SetGuestIgnoreShutdown", p, NULL));
         ASSERT_OK(t_ctl(&t, "SetGuestPace", "{\"ms\":1}", NULL));
         {
-                uint8_t stop[8] = { (uint8_t)v.vmid, 0, 0, 0, 0, 0, 0, 0 };
+                uint8_t stop[8] = {(uint8_t)v.vmid, 0, 0, 0, 0, 0, 0, 0};
                 ASSERT_EQ(t_call(&t, 0x56000005, stop, 8, NULL, NULL), 0);
         }
         t_no_notif(&t, 300); /* the guest ignored NOTIFY_VM_SHUTDOWN */
@@ -249,11 +266,12 @@ TEST(guest_status_and_ignored_shutdown)
         snprintf(p, sizeof(p), "{\"vmid\":%u,\"ignore\":false}", v.vmid);
         ASSERT_OK(t_ctl(&t, "SetGuestIgnoreShutdown", p, NULL));
         {
-                uint8_t stop[8] = { (uint8_t)v.vmid, 0, 0, 0, 0, 0, 0, 0 };
+                uint8_t stop[8] = {(uint8_t)v.vmid, 0, 0, 0, 0, 0, 0, 0};
                 ASSERT_EQ(t_call(&t, 0x56000005, stop, 8, NULL, NULL), 0);
         }
         t_expect_vm_status(&t, v.vmid, 9, 3, 513);
-        t_expect_notif(&t, 0x56100001, ((uint8_t[]){ (uint8_t)v.vmid, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0 }), 12);
+        t_expect_notif(&t, 0x56100001,
+                       ((uint8_t[]){(uint8_t)v.vmid, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0}), 12);
         t_stop(&t);
 }
 
@@ -264,7 +282,7 @@ TEST(get_state_and_service_interface)
         TVm v;
         T t;
 
-        t_start(&t, &(TOpts){ .pace_ms = 600000 });
+        t_start(&t, &(TOpts){.pace_ms = 600000});
         boot(&t, &v);
         ASSERT_OK(t_ctl(&t, "GetState", NULL, &st));
         ASSERT_TRUE(json_object_object_get_ex(st, "profile", &f));

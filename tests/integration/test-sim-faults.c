@@ -15,9 +15,9 @@
 #include "test-sim-harness.h"
 #include "test.h"
 
-static const uint8_t req[8] = { 0x21, 0x01, 0x05, 0x00, 0x24, 0x00, 0x00, 0x56 };
-static const uint8_t rep[16] = { 0x21, 0x02, 0x05, 0x00, 0x24, 0x00, 0x00, 0x56,
-                                 0, 0, 0, 0, 3, 0, 0, 0 };
+static const uint8_t req[8] = {0x21, 0x01, 0x05, 0x00, 0x24, 0x00, 0x00, 0x56};
+static const uint8_t rep[16] = {0x21, 0x02, 0x05, 0x00, 0x24, 0x00, 0x00, 0x56,
+                                0,    0,    0,    0,    3,    0,    0,    0};
 
 static void expect_rep(T *t, const uint8_t *exp, size_t len)
 {
@@ -79,7 +79,8 @@ TEST(packet_faults_out)
         expect_rep(&t, rep, 16);
         t_silence(&t, 200);
 
-        ASSERT_OK(t_ctl(&t, "InjectFault", "{\"kind\":\"corrupt\",\"direction\":\"out\",\"offset\":0}", NULL));
+        ASSERT_OK(t_ctl(&t, "InjectFault",
+                        "{\"kind\":\"corrupt\",\"direction\":\"out\",\"offset\":0}", NULL));
         t_send_raw(&t, req, 8);
         memcpy(corrupt, rep, 16);
         corrupt[0] = 0xDE;
@@ -90,7 +91,8 @@ TEST(packet_faults_out)
         corrupt[15] = 0xFF; /* default: the last byte */
         expect_rep(&t, corrupt, 16);
 
-        ASSERT_OK(t_ctl(&t, "InjectFault", "{\"kind\":\"delay\",\"direction\":\"out\",\"delayMs\":400}", NULL));
+        ASSERT_OK(t_ctl(&t, "InjectFault",
+                        "{\"kind\":\"delay\",\"direction\":\"out\",\"delayMs\":400}", NULL));
         t0 = ms();
         t_send_raw(&t, req, 8);
         t_send_raw(&t, req, 8); /* queued behind the delayed one: order is kept */
@@ -106,7 +108,8 @@ TEST(packet_faults_in)
         T t;
 
         t_start(&t, NULL);
-        ASSERT_OK(t_ctl(&t, "InjectFault", "{\"kind\":\"drop\",\"direction\":\"in\",\"count\":2}", NULL));
+        ASSERT_OK(
+            t_ctl(&t, "InjectFault", "{\"kind\":\"drop\",\"direction\":\"in\",\"count\":2}", NULL));
         t_send_raw(&t, req, 8);
         t_send_raw(&t, req, 8);
         t_silence(&t, 300);
@@ -118,11 +121,13 @@ TEST(packet_faults_in)
         expect_rep(&t, rep, 16);
         expect_rep(&t, rep, 16);
 
-        ASSERT_OK(t_ctl(&t, "InjectFault", "{\"kind\":\"corrupt\",\"direction\":\"in\",\"offset\":0}", NULL));
+        ASSERT_OK(t_ctl(&t, "InjectFault",
+                        "{\"kind\":\"corrupt\",\"direction\":\"in\",\"offset\":0}", NULL));
         t_send_raw(&t, req, 8); /* byte 0 becomes 0xDE: a bad header, dropped silently */
         t_silence(&t, 300);
 
-        ASSERT_OK(t_ctl(&t, "InjectFault", "{\"kind\":\"delay\",\"direction\":\"in\",\"delayMs\":400}", NULL));
+        ASSERT_OK(t_ctl(&t, "InjectFault",
+                        "{\"kind\":\"delay\",\"direction\":\"in\",\"delayMs\":400}", NULL));
         t0 = ms();
         t_send_raw(&t, req, 8);
         expect_rep(&t, rep, 16);
@@ -132,7 +137,8 @@ TEST(packet_faults_in)
 
 TEST(forced_error_stall_close)
 {
-        static const uint8_t busy[12] = { 0x21, 0x02, 0x05, 0x00, 0x24, 0x00, 0x00, 0x56, 5, 0, 0, 0 };
+        static const uint8_t busy[12] = {0x21, 0x02, 0x05, 0x00, 0x24, 0x00,
+                                         0x00, 0x56, 5,    0,    0,    0};
         uint8_t out[8];
         size_t n;
         T t;
@@ -180,7 +186,8 @@ TEST(restart_keeps_or_loses_state)
         ASSERT_EQ(t_recv_raw(&t, out, 5000), 0);
         t_reconnect(&t);
         ASSERT_EQ(t_call(&t, 0x56000017, "\x80\0\0\0", 4, out, &n), 0);
-        ASSERT_EQ(t_parcel(&t, 0x51000012, &v80, &rwx, 1, T_POOL_IPA + 0x1000, 0x1000, 0, 0, &h), 0);
+        ASSERT_EQ(t_parcel(&t, 0x51000012, &v80, &rwx, 1, T_POOL_IPA + 0x1000, 0x1000, 0, 0, &h),
+                  0);
         ASSERT_EQ(h, 1);
         ASSERT_OK(t_ctl(&t, "Restart", "{\"keepState\":false}", NULL));
         ASSERT_EQ(t_recv_raw(&t, out, 5000), 0);
@@ -217,7 +224,7 @@ TEST(window_of_8_and_one_pending_reply)
         TVm v;
         T t;
 
-        t_start(&t, &(TOpts){ .pace_ms = 600000 });
+        t_start(&t, &(TOpts){.pace_ms = 600000});
         t_boot_vm(&t, &v, 0x100000, 1);
         for (unsigned i = 1; i <= 20; i++)
                 set_app(&t, v.vmid, i);
@@ -225,8 +232,8 @@ TEST(window_of_8_and_one_pending_reply)
         wait_link_field(&t, "pendingNotifications", 12);
         /* two pipelined requests while the queue is full: the second drops the first */
         {
-                uint8_t a[8] = { 0x21, 0x01, 0x00, 0x01, 0x24, 0x00, 0x00, 0x56 };
-                uint8_t b[8] = { 0x21, 0x01, 0x01, 0x01, 0x24, 0x00, 0x00, 0x56 };
+                uint8_t a[8] = {0x21, 0x01, 0x00, 0x01, 0x24, 0x00, 0x00, 0x56};
+                uint8_t b[8] = {0x21, 0x01, 0x01, 0x01, 0x24, 0x00, 0x00, 0x56};
                 t_send_raw(&t, a, 8);
                 t_send_raw(&t, b, 8);
         }
@@ -235,8 +242,8 @@ TEST(window_of_8_and_one_pending_reply)
                 expect_app(&t, v.vmid, i);
         /* the pending reply is flushed before the pending notifications */
         {
-                const uint8_t r[16] = { 0x21, 0x02, 0x01, 0x01, 0x24, 0x00, 0x00, 0x56,
-                                        0, 0, 0, 0, 3, 0, 0, 0 };
+                const uint8_t r[16] = {0x21, 0x02, 0x01, 0x01, 0x24, 0x00, 0x00, 0x56,
+                                       0,    0,    0,    0,    3,    0,    0,    0};
                 expect_rep(&t, r, 16);
         }
         for (unsigned i = 9; i <= 20; i++)
@@ -250,7 +257,7 @@ TEST(notification_queue_of_256)
         TVm v;
         T t;
 
-        t_start(&t, &(TOpts){ .pace_ms = 600000 });
+        t_start(&t, &(TOpts){.pace_ms = 600000});
         t_boot_vm(&t, &v, 0x100000, 1);
         for (unsigned i = 1; i <= 300; i++)
                 set_app(&t, v.vmid, i);

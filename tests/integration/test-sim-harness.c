@@ -24,10 +24,10 @@ static char t_profile[16];
 
 void t_start(T *t, const TOpts *o)
 {
-        SimSpawnOptions so = { .profile = profile_of(o),
-                               .guest_pace_ms = o && o->pace_ms ? o->pace_ms : 2,
-                               .strict_image_acl_off = o && o->acl_off,
-                               .verbose = getenv("SIM_VERBOSE") != NULL };
+        SimSpawnOptions so = {.profile = profile_of(o),
+                              .guest_pace_ms = o && o->pace_ms ? o->pace_ms : 2,
+                              .strict_image_acl_off = o && o->acl_off,
+                              .verbose = getenv("SIM_VERBOSE") != NULL};
 
         memset(t, 0, sizeof(*t));
         snprintf(t_profile, sizeof(t_profile), "%s", profile_of(o));
@@ -89,7 +89,7 @@ void t_send_raw(T *t, const void *pkt, size_t len)
 
 int t_recv_raw(T *t, uint8_t *buf, int timeout_ms)
 {
-        struct pollfd p = { .fd = t->fd, .events = POLLIN };
+        struct pollfd p = {.fd = t->fd, .events = POLLIN};
         ssize_t n;
 
         if (poll(&p, 1, timeout_ms) <= 0)
@@ -158,8 +158,9 @@ bool t_recv_msg(T *t, TMsg *m, int timeout_ms)
                 ASSERT_EQ(pkt[1], m->frags << 2); /* continuation: type 0, same count */
                 ASSERT_EQ(pkt[2] | pkt[3] << 8, m->seq);
                 {
-                        const uint8_t id[4] = { (uint8_t)m->msg_id, (uint8_t)(m->msg_id >> 8),
-                                                (uint8_t)(m->msg_id >> 16), (uint8_t)(m->msg_id >> 24) };
+                        const uint8_t id[4] = {(uint8_t)m->msg_id, (uint8_t)(m->msg_id >> 8),
+                                               (uint8_t)(m->msg_id >> 16),
+                                               (uint8_t)(m->msg_id >> 24)};
                         ASSERT_MEMEQ(pkt + 4, id, 4);
                 }
                 if (i + 1 < m->frags)
@@ -245,14 +246,14 @@ void t_no_notif(T *t, int ms)
 
 void t_expect_vm_status(T *t, uint16_t vmid, uint8_t status, uint8_t os, uint16_t app)
 {
-        uint8_t b[8] = { (uint8_t)vmid, (uint8_t)(vmid >> 8), 0, 0, status, os,
-                         (uint8_t)app, (uint8_t)(app >> 8) };
+        uint8_t b[8] = {(uint8_t)vmid, (uint8_t)(vmid >> 8), 0, 0, status, os,
+                        (uint8_t)app,  (uint8_t)(app >> 8)};
         t_expect_notif(t, 0x56100008, b, sizeof(b));
 }
 
 uint16_t t_alloc(T *t)
 {
-        uint8_t req[4] = { 0, 0, 0, 0 }, out[16];
+        uint8_t req[4] = {0, 0, 0, 0}, out[16];
         size_t n;
 
         ASSERT_EQ(t_call(t, 0x56000001, req, 4, out, &n), 0);
@@ -263,7 +264,7 @@ uint16_t t_alloc(T *t)
 
 uint32_t t_vmid_call(T *t, uint32_t msg_id, uint16_t vmid)
 {
-        uint8_t req[4] = { (uint8_t)vmid, (uint8_t)(vmid >> 8), 0, 0 };
+        uint8_t req[4] = {(uint8_t)vmid, (uint8_t)(vmid >> 8), 0, 0};
 
         return t_call(t, msg_id, req, 4, NULL, NULL);
 }
@@ -271,12 +272,12 @@ uint32_t t_vmid_call(T *t, uint32_t msg_id, uint16_t vmid)
 uint32_t t_parcel(T *t, uint32_t msg_id, const uint16_t *vmids, const uint8_t *rights, size_t n,
                   uint64_t ipa, uint64_t size, uint32_t label, uint8_t flags, uint32_t *handle)
 {
-        W w = { .n = 0 };
+        W w = {.n = 0};
         uint8_t out[8];
         size_t olen;
         uint32_t e;
 
-        w_u8(&w, 0);     /* mem_type NORMAL */
+        w_u8(&w, 0); /* mem_type NORMAL */
         w_u8(&w, 0);
         w_u8(&w, flags);
         w_u8(&w, 0);
@@ -306,7 +307,7 @@ uint32_t t_parcel(T *t, uint32_t msg_id, const uint16_t *vmids, const uint8_t *r
 uint32_t t_config_image(T *t, uint16_t vmid, uint16_t auth, uint32_t handle, uint64_t img_off,
                         uint64_t img_size, uint64_t dtb_off, uint64_t dtb_size)
 {
-        W w = { .n = 0 };
+        W w = {.n = 0};
 
         w_u16(&w, vmid);
         w_u16(&w, auth);
@@ -338,12 +339,17 @@ size_t t_write_dtb(T *t, uint64_t off, unsigned ncpus, uint64_t base, uint64_t e
         ASSERT_EQ(fdt_begin_node(fdt, ""), 0);
         ASSERT_EQ(fdt_property_u32(fdt, "#address-cells", 2), 0);
         ASSERT_EQ(fdt_property_u32(fdt, "#size-cells", 2), 0);
-        ASSERT_EQ(fdt_begin_node(fdt, variant == DT_NO_CONFIG_NODE ? "vm-config" : "gunyah-vm-config"), 0);
+        ASSERT_EQ(
+            fdt_begin_node(fdt, variant == DT_NO_CONFIG_NODE ? "vm-config" : "gunyah-vm-config"),
+            0);
         if (variant != DT_NO_IMAGE_NAME)
                 ASSERT_EQ(fdt_property_string(fdt, "image-name", "test-vm"), 0);
         ASSERT_EQ(fdt_property_string(fdt, "os-type", "linux"), 0);
-        ASSERT_EQ(fdt_property_string(fdt, "vm-guid", variant == DT_BAD_GUID ? "1234-nope"
-                                                         : "12345678-9abc-def0-1234-56789abcdef0"), 0);
+        ASSERT_EQ(fdt_property_string(fdt, "vm-guid",
+                                      variant == DT_BAD_GUID
+                                          ? "1234-nope"
+                                          : "12345678-9abc-def0-1234-56789abcdef0"),
+                  0);
         if (variant == DT_CRASH_FATAL)
                 ASSERT_EQ(fdt_property_string(fdt, "vm-attrs", "crash-fatal"), 0);
         fdt_u64_prop(fdt, "kernel-entry-offset", entry_off);
@@ -353,7 +359,9 @@ size_t t_write_dtb(T *t, uint64_t off, unsigned ncpus, uint64_t base, uint64_t e
         fdt_u64_prop(fdt, "base-address", variant == DT_BAD_BASE_ALIGN ? base + 0x800 : base);
         ASSERT_EQ(fdt_end_node(fdt), 0);
         ASSERT_EQ(fdt_begin_node(fdt, "vcpus"), 0);
-        ASSERT_EQ(fdt_property_string(fdt, "affinity", variant == DT_PROXY_NO_MAP ? "proxy" : "static"), 0);
+        ASSERT_EQ(
+            fdt_property_string(fdt, "affinity", variant == DT_PROXY_NO_MAP ? "proxy" : "static"),
+            0);
         if (variant != DT_NO_AFFINITY_MAP && variant != DT_PROXY_NO_MAP) {
                 fdt32_t map[SIM_MAX_TEST_CPUS + 1];
                 unsigned n = variant == DT_BAD_AFFINITY_LEN ? ncpus + 1 : ncpus;
@@ -370,8 +378,8 @@ size_t t_write_dtb(T *t, uint64_t off, unsigned ncpus, uint64_t base, uint64_t e
         ASSERT_EQ(fdt_property_string(fdt, "vdevice-type", "doorbell"), 0);
         ASSERT_EQ(fdt_property(fdt, "peer-default", NULL, 0), 0);
         {
-                fdt32_t irq[3] = { cpu_to_fdt32(0), cpu_to_fdt32(10),
-                                   cpu_to_fdt32(variant == DT_BAD_IRQ_CELLS ? 2 : 1) };
+                fdt32_t irq[3] = {cpu_to_fdt32(0), cpu_to_fdt32(10),
+                                  cpu_to_fdt32(variant == DT_BAD_IRQ_CELLS ? 2 : 1)};
                 ASSERT_EQ(fdt_property(fdt, "interrupts", irq, sizeof(irq)), 0);
         }
         ASSERT_EQ(fdt_end_node(fdt), 0);
@@ -434,11 +442,12 @@ void t_boot_vm(T *t, TVm *vm, uint64_t img_off, unsigned ncpus)
         t_write_image(t, img_off);
         dsz = t_write_dtb(t, img_off + dtb_off, ncpus, base, 0, DT_OK);
         ASSERT_EQ(t_parcel(t, 0x51000012, &vm->vmid, &rwx, 1, T_POOL_IPA + img_off, psize, 0, 0,
-                           &vm->handle), 0);
+                           &vm->handle),
+                  0);
         ASSERT_EQ(t_config_image(t, vm->vmid, 0, vm->handle, 0, dtb_off, dtb_off, dsz), 0);
         t_expect_vm_status(t, vm->vmid, 1, 0, 0);
         if (v17) {
-                w = (W){ .n = 0 };
+                w = (W){.n = 0};
                 w_u16(&w, vm->vmid);
                 w_u16(&w, 0);
                 w_u32(&w, 0); /* IMAGE */
@@ -450,7 +459,7 @@ void t_boot_vm(T *t, TVm *vm, uint64_t img_off, unsigned ncpus)
         t_expect_vm_status(t, vm->vmid, 2, 0, 0);
         if (v17) {
                 for (int reg = 0; reg < 2; reg++) {
-                        w = (W){ .n = 0 };
+                        w = (W){.n = 0};
                         w_u16(&w, vm->vmid);
                         w_u8(&w, reg == 0 ? 1 : 0); /* PC, then X0 */
                         w_u8(&w, 0);

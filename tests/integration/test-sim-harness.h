@@ -86,7 +86,7 @@ void t_no_notif(T *t, int ms);
 void t_expect_vm_status(T *t, uint16_t vmid, uint8_t status, uint8_t os, uint16_t app);
 
 /* ---- common flows, built by hand ---- */
-uint16_t t_alloc(T *t);                        /* VM_ALLOCATE(0) -> vmid, asserts OK */
+uint16_t t_alloc(T *t);                                     /* VM_ALLOCATE(0) -> vmid, asserts OK */
 uint32_t t_vmid_call(T *t, uint32_t msg_id, uint16_t vmid); /* {vmid, 0} requests */
 /* LEND/SHARE/DONATE with n ACL entries and one SGL entry; returns err, *handle. */
 uint32_t t_parcel(T *t, uint32_t msg_id, const uint16_t *vmids, const uint8_t *rights, size_t n,
@@ -110,10 +110,11 @@ enum {
         DT_BAD_IRQ_CELLS,
         DT_NO_CONFIG_NODE,
         DT_BAD_BASE_ALIGN,
-        DT_PROXY_NO_MAP,   /* valid: proxy needs no affinity-map */
-        DT_CRASH_FATAL,    /* valid, with vm-attrs crash-fatal */
+        DT_PROXY_NO_MAP, /* valid: proxy needs no affinity-map */
+        DT_CRASH_FATAL,  /* valid, with vm-attrs crash-fatal */
 };
-size_t t_write_dtb(T *t, uint64_t off, unsigned ncpus, uint64_t base, uint64_t entry_off, int variant);
+size_t t_write_dtb(T *t, uint64_t off, unsigned ncpus, uint64_t base, uint64_t entry_off,
+                   int variant);
 /* Write an arm64 Image header ("ARM\x64" at +0x38) at pool offset off. */
 void t_write_image(T *t, uint64_t off);
 

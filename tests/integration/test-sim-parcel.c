@@ -62,21 +62,27 @@ static uint32_t create(T *t, uint32_t id, uint8_t mem_type, uint8_t flags, const
 
 static uint32_t one(T *t, uint32_t id, uint16_t vmid, uint8_t rights, uint64_t ipa, uint64_t size)
 {
-        uint64_t sgl[2] = { ipa, size };
+        uint64_t sgl[2] = {ipa, size};
         return create(t, id, 0, 0, &vmid, &rights, 1, sgl, 1, NULL, 0, NULL);
 }
 
 static uint32_t handle_call(T *t, uint32_t id, uint32_t handle, uint8_t flags)
 {
-        uint8_t r[8] = { (uint8_t)handle, (uint8_t)(handle >> 8), (uint8_t)(handle >> 16),
-                         (uint8_t)(handle >> 24), flags, 0, 0, 0 };
+        uint8_t r[8] = {(uint8_t)handle,
+                        (uint8_t)(handle >> 8),
+                        (uint8_t)(handle >> 16),
+                        (uint8_t)(handle >> 24),
+                        flags,
+                        0,
+                        0,
+                        0};
         return t_call(t, id, r, 8, NULL, NULL);
 }
 
 static uint32_t notify(T *t, uint32_t handle, uint8_t flags, uint32_t tag, const uint16_t *vmids,
                        size_t n, bool list)
 {
-        W w = { .n = 0 };
+        W w = {.n = 0};
 
         w_u32(&w, handle);
         w_u8(&w, flags);
@@ -96,9 +102,9 @@ static uint32_t notify(T *t, uint32_t handle, uint8_t flags, uint32_t tag, const
 
 TEST(create_rules)
 {
-        uint16_t vm2[2] = { 0x80, 0x80 }, v80 = 0x80, host = 3;
-        uint8_t r2[2] = { 7, 7 }, rw = 6;
-        uint64_t sgl[2] = { POOL(0), 0x1000 };
+        uint16_t vm2[2] = {0x80, 0x80}, v80 = 0x80, host = 3;
+        uint8_t r2[2] = {7, 7}, rw = 6;
+        uint64_t sgl[2] = {POOL(0), 0x1000};
         uint32_t h = 99;
         T t;
 
@@ -106,33 +112,37 @@ TEST(create_rules)
         ASSERT_EQ(one(&t, LEND, 0x80, 7, POOL(0), 0x1000), 0x6); /* VMID not allocated */
         ASSERT_EQ(t_alloc(&t), 0x80);
         ASSERT_EQ(create(&t, LEND, 0, 0, NULL, NULL, 0, sgl, 1, NULL, 0, NULL), 0x6); /* no ACL */
-        ASSERT_EQ(create(&t, LEND, 0, 0, &v80, r2, 1, NULL, 0, NULL, 0, NULL), 0x6); /* no SGL */
+        ASSERT_EQ(create(&t, LEND, 0, 0, &v80, r2, 1, NULL, 0, NULL, 0, NULL), 0x6);  /* no SGL */
         ASSERT_EQ(create(&t, LEND, 0, 0, vm2, r2, 2, sgl, 1, NULL, 0, NULL), 0x6); /* duplicate */
         for (uint8_t r = 0; r < 4; r++)
                 ASSERT_EQ(one(&t, LEND, 0x80, r, POOL(0), 0x1000), 0x6); /* no R */
         ASSERT_EQ(one(&t, LEND, 0x80, 8, POOL(0), 0x1000), 0x6);
-        ASSERT_EQ(one(&t, LEND, 3, 7, POOL(0), 0x1000), 0x6);       /* LEND to the owner */
-        ASSERT_EQ(one(&t, SHARE, 0x80, 7, POOL(0), 0x1000), 0x6);   /* SHARE without the owner */
-        ASSERT_EQ(one(&t, DONATE, 0x80, 6, POOL(0), 0x1000), 0x3);  /* DONATE needs RWX */
+        ASSERT_EQ(one(&t, LEND, 3, 7, POOL(0), 0x1000), 0x6);      /* LEND to the owner */
+        ASSERT_EQ(one(&t, SHARE, 0x80, 7, POOL(0), 0x1000), 0x6);  /* SHARE without the owner */
+        ASSERT_EQ(one(&t, DONATE, 0x80, 6, POOL(0), 0x1000), 0x3); /* DONATE needs RWX */
         {
-                uint16_t two[2] = { 0x80, 3 };
+                uint16_t two[2] = {0x80, 3};
                 ASSERT_EQ(create(&t, DONATE, 0, 0, two, r2, 2, sgl, 1, NULL, 0, NULL), 0x6);
         }
-        ASSERT_EQ(one(&t, LEND, 0x80, 7, POOL(0x800), 0x1000), 0x6);     /* unaligned IPA */
-        ASSERT_EQ(one(&t, LEND, 0x80, 7, POOL(0), 0x1800), 0x6);         /* unaligned size */
-        ASSERT_EQ(one(&t, LEND, 0x80, 7, POOL(0), 0), 0x6);              /* empty range */
-        ASSERT_EQ(one(&t, LEND, 0x80, 7, 1ull << 44, 0x1000), 0x6);      /* beyond 2^44 */
-        ASSERT_EQ(one(&t, LEND, 0x80, 7, 0x1000, 0x1000), 0xA);          /* not the caller's */
+        ASSERT_EQ(one(&t, LEND, 0x80, 7, POOL(0x800), 0x1000), 0x6); /* unaligned IPA */
+        ASSERT_EQ(one(&t, LEND, 0x80, 7, POOL(0), 0x1800), 0x6);     /* unaligned size */
+        ASSERT_EQ(one(&t, LEND, 0x80, 7, POOL(0), 0), 0x6);          /* empty range */
+        ASSERT_EQ(one(&t, LEND, 0x80, 7, 1ull << 44, 0x1000), 0x6);  /* beyond 2^44 */
+        ASSERT_EQ(one(&t, LEND, 0x80, 7, 0x1000, 0x1000), 0xA);      /* not the caller's */
         ASSERT_EQ(one(&t, LEND, 0x80, 7, POOL(SIM_DEFAULT_POOL_SIZE - 0x1000), 0x2000), 0xA);
         {
-                uint64_t io[2] = { POOL(0), 0x1000 };
+                uint64_t io[2] = {POOL(0), 0x1000};
                 uint8_t rx = 5;
-                uint16_t dev[2] = { 1, 0x80 }, norm[2] = { 0, 0x80 };
-                ASSERT_EQ(create(&t, LEND, 1, 0, &v80, &rx, 1, io, 1, NULL, 0, NULL), 0x6); /* IO+X */
-                ASSERT_EQ(create(&t, LEND, 1, 1, &v80, &rw, 1, io, 1, dev, 1, NULL), 0x6); /* IO sanitize */
-                ASSERT_EQ(create(&t, LEND, 1, 0, &v80, &rw, 1, io, 1, norm, 1, NULL), 0x6); /* IO NORMAL */
-                ASSERT_EQ(create(&t, LEND, 0, 0, &v80, &rw, 1, io, 1, dev, 1, NULL), 0x6); /* DEVICE */
-                uint16_t bad[2] = { 4, 0x80 }, other[2] = { 2, 0x81 }, dup[4] = { 2, 0x80, 3, 0x80 };
+                uint16_t dev[2] = {1, 0x80}, norm[2] = {0, 0x80};
+                ASSERT_EQ(create(&t, LEND, 1, 0, &v80, &rx, 1, io, 1, NULL, 0, NULL),
+                          0x6); /* IO+X */
+                ASSERT_EQ(create(&t, LEND, 1, 1, &v80, &rw, 1, io, 1, dev, 1, NULL),
+                          0x6); /* IO sanitize */
+                ASSERT_EQ(create(&t, LEND, 1, 0, &v80, &rw, 1, io, 1, norm, 1, NULL),
+                          0x6); /* IO NORMAL */
+                ASSERT_EQ(create(&t, LEND, 0, 0, &v80, &rw, 1, io, 1, dev, 1, NULL),
+                          0x6); /* DEVICE */
+                uint16_t bad[2] = {4, 0x80}, other[2] = {2, 0x81}, dup[4] = {2, 0x80, 3, 0x80};
                 ASSERT_EQ(create(&t, LEND, 0, 0, &v80, &rw, 1, io, 1, bad, 1, NULL), 0x6);
                 ASSERT_EQ(create(&t, LEND, 0, 0, &v80, &rw, 1, io, 1, other, 1, NULL), 0xD);
                 ASSERT_EQ(create(&t, LEND, 0, 0, &v80, &rw, 1, io, 1, dup, 2, NULL), 0x6);
@@ -142,11 +152,12 @@ TEST(create_rules)
         /* already lent memory is no longer the caller's */
         ASSERT_EQ(one(&t, LEND, 0x80, 7, POOL(0), 0x1000), 0xA);
         {
-                uint64_t overlap[4] = { POOL(0x10000), 0x2000, POOL(0x11000), 0x1000 };
+                uint64_t overlap[4] = {POOL(0x10000), 0x2000, POOL(0x11000), 0x1000};
                 ASSERT_EQ(create(&t, LEND, 0, 0, &v80, &rw, 1, overlap, 2, NULL, 0, NULL), 0xA);
         }
-        ASSERT_EQ(create(&t, SHARE, 0, 0, (uint16_t[]){ 3, 0x80 }, r2, 2,
-                         (uint64_t[]){ POOL(0x20000), 0x1000 }, 1, NULL, 0, &h), 0);
+        ASSERT_EQ(create(&t, SHARE, 0, 0, (uint16_t[]){3, 0x80}, r2, 2,
+                         (uint64_t[]){POOL(0x20000), 0x1000}, 1, NULL, 0, &h),
+                  0);
         ASSERT_EQ(h, 1);
         ASSERT_EQ(handle_call(&t, 0x51000015, 0, 0), 0); /* reclaim handle 0 */
         ASSERT_EQ(one(&t, LEND, 0x80, 7, POOL(0), 0x1000), 0);
@@ -252,26 +263,26 @@ TEST(sgl_of_1000_entries_through_append)
 
 TEST(owner_cannot_accept_or_release)
 {
-        uint16_t acl[2] = { 3, 0x80 };
-        uint8_t r[2] = { 7, 6 };
+        uint16_t acl[2] = {3, 0x80};
+        uint8_t r[2] = {7, 6};
         uint32_t h;
         T t;
 
         t_start(&t, NULL);
         ASSERT_EQ(t_alloc(&t), 0x80);
-        ASSERT_EQ(create(&t, SHARE, 0, 0, acl, r, 2, (uint64_t[]){ POOL(0), 0x1000 }, 1, NULL, 0,
-                         &h), 0);
+        ASSERT_EQ(create(&t, SHARE, 0, 0, acl, r, 2, (uint64_t[]){POOL(0), 0x1000}, 1, NULL, 0, &h),
+                  0);
         {
-                W w = { .n = 0 };
+                W w = {.n = 0};
                 w_u32(&w, h);
                 w_u8(&w, 0);    /* mem_type */
                 w_u8(&w, 2);    /* SHARE */
                 w_u8(&w, 0x80); /* DONE */
                 w_u8(&w, 0);
                 w_u32(&w, 0);
-                w_u32(&w, 0);   /* ACL n = 0 */
-                w_u32(&w, 0);   /* SGL n = 0, map_vmid 0 */
-                w_u32(&w, 0);   /* attrs */
+                w_u32(&w, 0); /* ACL n = 0 */
+                w_u32(&w, 0); /* SGL n = 0, map_vmid 0 */
+                w_u32(&w, 0); /* attrs */
                 ASSERT_EQ(t_call_w(&t, 0x51000011, &w), 0x3);
                 w.b[0] ^= 0x40; /* unknown handle */
                 ASSERT_EQ(t_call_w(&t, 0x51000011, &w), 0x7);
@@ -283,9 +294,9 @@ TEST(owner_cannot_accept_or_release)
 
 TEST(notify_rules_and_mem_shared_layout)
 {
-        uint16_t acl[2] = { 3, 0x80 }, v80 = 0x80, host = 3, v81 = 0x81, v99 = 0x99;
-        uint8_t r[2] = { 7, 6 };
-        uint64_t sgl[4] = { POOL(0x4000), 0x2000, POOL(0x10000), 0x1000 };
+        uint16_t acl[2] = {3, 0x80}, v80 = 0x80, host = 3, v81 = 0x81, v99 = 0x99;
+        uint8_t r[2] = {7, 6};
+        uint64_t sgl[4] = {POOL(0x4000), 0x2000, POOL(0x10000), 0x1000};
         uint32_t h;
         T t;
 
@@ -297,21 +308,22 @@ TEST(notify_rules_and_mem_shared_layout)
         for (uint8_t f = 0; f < 17; f++)
                 if (f != 1 && f != 2 && f != 4 && f != 8)
                         ASSERT_EQ(notify(&t, h, f, 0, &v80, 1, true), 0x6);
-        ASSERT_EQ(notify(&t, h, 1, 0, NULL, 0, true), 0x6);                 /* no VMIDs */
-        ASSERT_EQ(notify(&t, h, 1, 0, (uint16_t[]){ 3, 0x80, 0x81 }, 3, true), 0x6); /* > ACL */
-        ASSERT_EQ(notify(&t, h, 1, 0, &v99, 1, true), 0xD);                  /* no such VM */
-        ASSERT_EQ(notify(&t, h, 1, 0, &v81, 1, true), 0x6);                  /* not in ACL */
+        ASSERT_EQ(notify(&t, h, 1, 0, NULL, 0, true), 0x6);                        /* no VMIDs */
+        ASSERT_EQ(notify(&t, h, 1, 0, (uint16_t[]){3, 0x80, 0x81}, 3, true), 0x6); /* > ACL */
+        ASSERT_EQ(notify(&t, h, 1, 0, &v99, 1, true), 0xD);                        /* no such VM */
+        ASSERT_EQ(notify(&t, h, 1, 0, &v81, 1, true), 0x6);                        /* not in ACL */
         /* SHARED to the host itself (it is in the ACL): MEM_SHARED with region sizes only */
         ASSERT_EQ(notify(&t, h, 1, 0xABCD, &host, 1, true), 0);
         {
                 const uint8_t exp[] = {
-                        (uint8_t)h, 0, 0, 0, 0, 2, 0, 0, /* handle, NORMAL, SHARE, flags, res */
-                        3, 0, 0, 0, 0x34, 0x12, 0, 0,    /* owner 3, res, label 0x1234 */
-                        0xCD, 0xAB, 0, 0,                /* mem_info_tag */
-                        2, 0, 0, 0, 3, 0, 7, 0, 0x80, 0, 6, 0, /* ACL */
-                        2, 0, 0, 0,                      /* 2 regions */
-                        0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0,
-                        0, 0, 0, 0,                      /* no attrs */
+                    (uint8_t)h, 0,    0, 0, 0,    2,    0, 0, /* handle, NORMAL, SHARE, flags, res
+                                                               */
+                    3,          0,    0, 0, 0x34, 0x12, 0, 0, /* owner 3, res, label 0x1234 */
+                    0xCD,       0xAB, 0, 0,                   /* mem_info_tag */
+                    2,          0,    0, 0, 3,    0,    7, 0, 0x80, 0,    6, 0, /* ACL */
+                    2,          0,    0, 0,                                     /* 2 regions */
+                    0,          0x20, 0, 0, 0,    0,    0, 0, 0,    0x10, 0, 0,
+                    0,          0,    0, 0, 0,    0,    0, 0, /* no attrs */
                 };
                 t_expect_notif(&t, 0x51100011, exp, sizeof(exp));
         }
@@ -332,7 +344,7 @@ TEST(notify_shared_to_ready_vm_is_accepted_by_rm)
         TVm vm;
         T t;
 
-        t_start(&t, &(TOpts){ .pace_ms = 600000 });
+        t_start(&t, &(TOpts){.pace_ms = 600000});
         t_boot_vm(&t, &vm, 0x100000, 1); /* VM 0x80 RUNNING; make a READY one */
         ASSERT_EQ(t_alloc(&t), 0x81);
         (void)v80;
@@ -343,7 +355,8 @@ TEST(notify_shared_to_ready_vm_is_accepted_by_rm)
                 uint32_t img;
                 t_write_image(&t, 0x400000);
                 dsz = t_write_dtb(&t, 0x400000 + (1u << 20), 1, 0x40000000, 0, DT_OK);
-                ASSERT_EQ(t_parcel(&t, LEND, &v81, &rwx, 1, POOL(0x400000), 2u << 20, 0, 0, &img), 0);
+                ASSERT_EQ(t_parcel(&t, LEND, &v81, &rwx, 1, POOL(0x400000), 2u << 20, 0, 0, &img),
+                          0);
                 ASSERT_EQ(t_config_image(&t, 0x81, 0, img, 0, 1u << 20, 1u << 20, dsz), 0);
                 t_expect_vm_status(&t, 0x81, 1, 0, 0);
                 ASSERT_EQ(t_vmid_call(&t, 0x5600000B, 0x81), 0);
@@ -352,7 +365,7 @@ TEST(notify_shared_to_ready_vm_is_accepted_by_rm)
                 ASSERT_EQ(notify(&t, h, 1, 7, &v81, 1, true), 0);
                 /* MEM_ACCEPTED came before the reply */
                 ASSERT_EQ(t.n_notifs, 1);
-                const uint8_t acc[12] = { (uint8_t)h, 0, 0, 0, 0x81, 0, 0, 0, 7, 0, 0, 0 };
+                const uint8_t acc[12] = {(uint8_t)h, 0, 0, 0, 0x81, 0, 0, 0, 7, 0, 0, 0};
                 t_expect_notif(&t, 0x51100013, acc, sizeof(acc));
                 ASSERT_EQ(handle_call(&t, 0x51000015, h, 0), 0xB); /* in use */
         }

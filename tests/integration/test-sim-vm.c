@@ -93,12 +93,12 @@ TEST(config_image_rules)
         other = t_alloc(&t);
         h = image_parcel(&t, 0x80, IMG_OFF, 1, &dsz);
         /* a parcel that does not list the VM: MEM_INVALID and INIT_FAILED */
-        ASSERT_EQ(t_parcel(&t, 0x51000012, &other, &rwx, 1, T_POOL_IPA + 0x800000, 0x1000, 0, 0,
-                           &h2), 0);
+        ASSERT_EQ(
+            t_parcel(&t, 0x51000012, &other, &rwx, 1, T_POOL_IPA + 0x800000, 0x1000, 0, 0, &h2), 0);
         ASSERT_EQ(t_config_image(&t, 0x80, 0, h2, 0, 0, 0, 0x1000), 0xA);
         t_expect_vm_status(&t, 0x80, 8, 0, 0);
         ASSERT_EQ(t_config_image(&t, 0x80, 0, h, 0, 0, 0, dsz), 0x14); /* INIT_FAILED */
-        ASSERT_EQ(t_vmid_call(&t, 0x56000006, 0x80), 0); /* reset it */
+        ASSERT_EQ(t_vmid_call(&t, 0x56000006, 0x80), 0);               /* reset it */
         t_expect_vm_status(&t, 0x80, 10, 0, 0);
         t_expect_vm_status(&t, 0x80, 11, 0, 0);
         /* unknown handle: 0xA */
@@ -130,7 +130,7 @@ TEST(config_image_rules)
         ASSERT_EQ(t_config_image(&t, 0x80, 0, h, 0, DTB_OFF, DTB_OFF, dsz), 0x14);
         ASSERT_EQ(t_vmid_call(&t, 0x56000006, 0x80), 0x14); /* AUTH: stuck like INIT */
         ASSERT_EQ(t_vmid_call(&t, 0x56000002, 0x80), 0x14);
-        ASSERT_EQ(t_vmid_call(&t, 0x5600000B, 0x80), 0x14); /* VM_INIT needs INIT */
+        ASSERT_EQ(t_vmid_call(&t, 0x5600000B, 0x80), 0x14);                /* VM_INIT needs INIT */
         ASSERT_EQ(t_call(&t, 0x5600000A, "\x80\0\0\0", 4, NULL, NULL), 0); /* AUTH_IMAGE */
         t_expect_vm_status(&t, 0x80, 1, 0, 0);
         t_no_notif(&t, 100);
@@ -139,10 +139,10 @@ TEST(config_image_rules)
 
 TEST(init_start_stop_rules)
 {
-        static const uint8_t exited[12] = { 0x80, 0, 7, 0, 4, 0, 0, 0, 0, 0, 0, 0 };
+        static const uint8_t exited[12] = {0x80, 0, 7, 0, 4, 0, 0, 0, 0, 0, 0, 0};
         T t;
 
-        t_start(&t, &(TOpts){ .profile = "open-rm" });
+        t_start(&t, &(TOpts){.profile = "open-rm"});
         ASSERT_EQ(t_vmid_call(&t, 0x5600000B, 0x80), 0xD);
         ASSERT_EQ(t_vmid_call(&t, 0x56000004, 0x80), 0xD);
         ASSERT_EQ(t_call(&t, 0x56000005, "\x80\0\x01\0\0\0\0\0", 8, NULL, NULL), 0xD);
@@ -190,21 +190,22 @@ TEST(reset_releases_parcels_then_reset)
         uint8_t rwx = 7;
         T t;
 
-        t_start(&t, &(TOpts){ .pace_ms = 600000 });
+        t_start(&t, &(TOpts){.pace_ms = 600000});
         ASSERT_EQ(t_alloc(&t), 0x80); /* so that the booted VM is 0x81 */
         t_boot_vm(&t, &vm, IMG_OFF, 1);
         ASSERT_EQ(vm.vmid, 0x81);
         /* a second parcel exclusive to the VM becomes private memory at VM_START... so lend
          * it before: here lend after start and let the guest accept it via MEM_NOTIFY */
         ASSERT_EQ(t_parcel(&t, 0x51000012, &vm.vmid, &rwx, 1, T_POOL_IPA + 0x800000, 0x4000, 0, 0,
-                           &extra), 0);
+                           &extra),
+                  0);
         {
-                uint8_t n[20] = { (uint8_t)extra, 0, 0, 0, 1, 0, 0, 0, 0x44, 0, 0, 0,
-                                  1, 0, 0, 0, 0x81, 0, 0, 0 };
+                uint8_t n[20] = {(uint8_t)extra, 0, 0, 0, 1, 0, 0, 0, 0x44, 0, 0, 0, 1, 0, 0, 0,
+                                 0x81,           0, 0, 0};
                 ASSERT_EQ(t_call(&t, 0x51000017, n, sizeof(n), NULL, NULL), 0);
         }
         {
-                uint8_t acc[12] = { (uint8_t)extra, 0, 0, 0, 0x81, 0, 0, 0, 0x44, 0, 0, 0 };
+                uint8_t acc[12] = {(uint8_t)extra, 0, 0, 0, 0x81, 0, 0, 0, 0x44, 0, 0, 0};
                 t_expect_notif(&t, 0x51100013, acc, sizeof(acc));
         }
         ASSERT_EQ(t_call(&t, 0x56000005, "\x81\0\x01\0\0\0\0\0", 8, NULL, NULL), 0);
@@ -216,7 +217,7 @@ TEST(reset_releases_parcels_then_reset)
         }
         /* reclaim while accepted: MEM_INUSE */
         {
-                uint8_t r[8] = { (uint8_t)vm.handle, 0, 0, 0, 0, 0, 0, 0 };
+                uint8_t r[8] = {(uint8_t)vm.handle, 0, 0, 0, 0, 0, 0, 0};
                 ASSERT_EQ(t_call(&t, 0x51000015, r, 8, NULL, NULL), 0xB);
         }
         ASSERT_EQ(t_vmid_call(&t, 0x56000006, 0x81), 0);
@@ -235,7 +236,7 @@ TEST(reset_releases_parcels_then_reset)
         }
         t_expect_vm_status(&t, 0x81, 11, 0, 0);
         {
-                uint8_t r[8] = { (uint8_t)vm.handle, 0, 0, 0, 0, 0, 0, 0 };
+                uint8_t r[8] = {(uint8_t)vm.handle, 0, 0, 0, 0, 0, 0, 0};
                 ASSERT_EQ(t_call(&t, 0x51000015, r, 8, NULL, NULL), 0);
         }
         ASSERT_EQ(t_vmid_call(&t, 0x56000002, 0x81), 0);
@@ -269,7 +270,7 @@ static void check_hyp_resources(const char *profile, unsigned extra)
         size_t n;
         T t;
 
-        t_start(&t, &(TOpts){ .profile = profile });
+        t_start(&t, &(TOpts){.profile = profile});
         ASSERT_EQ(t_vmid_call(&t, 0x56000020, 0x80), 0x6); /* unknown VMID */
         ASSERT_EQ(t_alloc(&t), 0x80);
         ASSERT_EQ(t_vmid_call(&t, 0x56000020, 0x80), 0x2); /* before CONFIG_IMAGE */
@@ -286,10 +287,10 @@ static void check_hyp_resources(const char *profile, unsigned extra)
         ASSERT_MEMEQ(out + 1, "\0\0\0", 3);
         for (unsigned i = 0; i < 6; i++) {
                 const uint8_t *e = out + 4 + 44 * i;
-                ASSERT_EQ(e[0], 4);        /* VIRTUAL_CPU */
+                ASSERT_EQ(e[0], 4); /* VIRTUAL_CPU */
                 ASSERT_EQ(e[1], 0);
                 ASSERT_EQ(e[2] | e[3] << 8, 0x80);
-                ASSERT_EQ(e[8], i);        /* label = CPU index */
+                ASSERT_EQ(e[8], i);                 /* label = CPU index */
                 ASSERT_TRUE(e[12] | e[13] | e[14]); /* a capability id */
                 ASSERT_MEMEQ(e + 28, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
         }
@@ -313,7 +314,7 @@ TEST(hyp_resources_open_rm)
 
 static uint32_t boot_ctx(T *t, uint16_t vmid, uint8_t set, uint8_t idx, uint64_t v)
 {
-        W w = { .n = 0 };
+        W w = {.n = 0};
 
         w_u16(&w, vmid);
         w_u8(&w, set);
@@ -325,7 +326,7 @@ static uint32_t boot_ctx(T *t, uint16_t vmid, uint8_t set, uint8_t idx, uint64_t
 
 static uint32_t layout(T *t, uint16_t vmid, uint32_t id, uint64_t base, uint64_t size)
 {
-        W w = { .n = 0 };
+        W w = {.n = 0};
 
         w_u16(&w, vmid);
         w_u16(&w, 0);
@@ -337,7 +338,7 @@ static uint32_t layout(T *t, uint16_t vmid, uint32_t id, uint64_t base, uint64_t
 
 static uint32_t demand(T *t, uint16_t vmid, uint64_t base, uint64_t size)
 {
-        W w = { .n = 0 };
+        W w = {.n = 0};
 
         w_u16(&w, vmid);
         w_u16(&w, 0);
@@ -359,26 +360,26 @@ TEST(v17_calls_order_and_fields)
         ASSERT_EQ(demand(&t, 0x80, 0x60000000, 0x100000), 0x14); /* LOAD */
         ASSERT_EQ(layout(&t, 0x80, 0, 0x40000000, PSIZE), 0x14);
         config_vm(&t, 0x80, IMG_OFF, 1);
-        ASSERT_EQ(boot_ctx(&t, 0x80, 1, 0, 0x40000000), 0x14); /* INIT: too early */
+        ASSERT_EQ(boot_ctx(&t, 0x80, 1, 0, 0x40000000), 0x14);  /* INIT: too early */
         ASSERT_EQ(demand(&t, 0x80, 0x60000800, 0x100000), 0x6); /* unaligned */
         ASSERT_EQ(demand(&t, 0x80, 0x60000000, 0), 0x6);        /* empty */
         ASSERT_EQ(demand(&t, 0x80, 1ull << 44, 0x1000), 0x6);   /* beyond 2^44 */
         ASSERT_EQ(demand(&t, 0x80, 0x60000000, 0x100000), 0);
-        ASSERT_EQ(layout(&t, 0x80, 2, 0x40000000, PSIZE), 0x6);   /* unknown range id */
-        ASSERT_EQ(layout(&t, 0x80, 0, 0x40000800, PSIZE), 0x6);   /* unaligned */
-        ASSERT_EQ(layout(&t, 0x80, 0, 0x40000000, 0x1000), 0x6);  /* smaller than the parcel */
-        ASSERT_EQ(layout(&t, 0x80, 0, 0x60000000, PSIZE), 0x6);   /* over demand-paged memory */
+        ASSERT_EQ(layout(&t, 0x80, 2, 0x40000000, PSIZE), 0x6);  /* unknown range id */
+        ASSERT_EQ(layout(&t, 0x80, 0, 0x40000800, PSIZE), 0x6);  /* unaligned */
+        ASSERT_EQ(layout(&t, 0x80, 0, 0x40000000, 0x1000), 0x6); /* smaller than the parcel */
+        ASSERT_EQ(layout(&t, 0x80, 0, 0x60000000, PSIZE), 0x6);  /* over demand-paged memory */
         ASSERT_EQ(layout(&t, 0x80, 0, 0x40000000, PSIZE), 0);
-        ASSERT_EQ(demand(&t, 0x80, 0x70000000, 0x100000), 0x14);  /* after ADDRESS_LAYOUT */
+        ASSERT_EQ(demand(&t, 0x80, 0x70000000, 0x100000), 0x14); /* after ADDRESS_LAYOUT */
         ASSERT_EQ(t_vmid_call(&t, 0x5600000B, 0x80), 0);
         t_expect_vm_status(&t, 0x80, 2, 0, 0);
-        ASSERT_EQ(demand(&t, 0x80, 0x70000000, 0x100000), 0x14);  /* READY */
+        ASSERT_EQ(demand(&t, 0x80, 0x70000000, 0x100000), 0x14); /* READY */
         ASSERT_EQ(layout(&t, 0x80, 0, 0x40000000, PSIZE), 0x14);
-        ASSERT_EQ(boot_ctx(&t, 0x80, 0, 31, 0), 0x6);  /* X31 */
-        ASSERT_EQ(boot_ctx(&t, 0x80, 2, 2, 0), 0x6);   /* SP_EL2 */
-        ASSERT_EQ(boot_ctx(&t, 0x80, 1, 1, 0), 0x6);   /* PC index 1 */
+        ASSERT_EQ(boot_ctx(&t, 0x80, 0, 31, 0), 0x6);         /* X31 */
+        ASSERT_EQ(boot_ctx(&t, 0x80, 2, 2, 0), 0x6);          /* SP_EL2 */
+        ASSERT_EQ(boot_ctx(&t, 0x80, 1, 1, 0), 0x6);          /* PC index 1 */
         ASSERT_EQ(boot_ctx(&t, 0x80, 1, 0, 0x40000002), 0x6); /* unaligned PC */
-        ASSERT_EQ(boot_ctx(&t, 0x80, 3, 0, 0), 0x6);   /* unknown register set */
+        ASSERT_EQ(boot_ctx(&t, 0x80, 3, 0, 0), 0x6);          /* unknown register set */
         ASSERT_EQ(boot_ctx(&t, 0x80, 0, 30, 0), 0);
         ASSERT_EQ(boot_ctx(&t, 0x80, 2, 1, 0x40100000), 0);
         /* PC set to memory without an Image header: VM_START fails with 0x2, INIT_FAILED */

@@ -22,20 +22,29 @@ static void expect_pkt(T *t, const uint8_t *exp, size_t len)
 }
 
 /* Request {msg_id, seq} with payload p; expect the err-only reply with code err. */
-static void expect_err_reply(T *t, uint16_t seq, uint32_t id, const void *p, size_t len, uint32_t err)
+static void expect_err_reply(T *t, uint16_t seq, uint32_t id, const void *p, size_t len,
+                             uint32_t err)
 {
-        uint8_t exp[12] = { 0x21, 0x02, (uint8_t)seq, (uint8_t)(seq >> 8), (uint8_t)id,
-                            (uint8_t)(id >> 8), (uint8_t)(id >> 16), (uint8_t)(id >> 24),
-                            (uint8_t)err, (uint8_t)(err >> 8), (uint8_t)(err >> 16),
-                            (uint8_t)(err >> 24) };
+        uint8_t exp[12] = {0x21,
+                           0x02,
+                           (uint8_t)seq,
+                           (uint8_t)(seq >> 8),
+                           (uint8_t)id,
+                           (uint8_t)(id >> 8),
+                           (uint8_t)(id >> 16),
+                           (uint8_t)(id >> 24),
+                           (uint8_t)err,
+                           (uint8_t)(err >> 8),
+                           (uint8_t)(err >> 16),
+                           (uint8_t)(err >> 24)};
 
         t_send_msg(t, 1, seq, id, p, len);
         expect_pkt(t, exp, sizeof(exp));
 }
 
-static const uint8_t get_vmid_req[8] = { 0x21, 0x01, 0x05, 0x00, 0x24, 0x00, 0x00, 0x56 };
-static const uint8_t get_vmid_reply[16] = { 0x21, 0x02, 0x05, 0x00, 0x24, 0x00, 0x00, 0x56,
-                                            0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00 };
+static const uint8_t get_vmid_req[8] = {0x21, 0x01, 0x05, 0x00, 0x24, 0x00, 0x00, 0x56};
+static const uint8_t get_vmid_reply[16] = {0x21, 0x02, 0x05, 0x00, 0x24, 0x00, 0x00, 0x56,
+                                           0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00};
 
 TEST(get_vmid_exact_bytes)
 {
@@ -46,8 +55,9 @@ TEST(get_vmid_exact_bytes)
         expect_pkt(&t, get_vmid_reply, sizeof(get_vmid_reply));
         /* seq 0 is a valid sequence number, and 0xFFFF too */
         {
-                uint8_t q[8] = { 0x21, 0x01, 0xFF, 0xFF, 0x24, 0x00, 0x00, 0x56 };
-                uint8_t r[16] = { 0x21, 0x02, 0xFF, 0xFF, 0x24, 0x00, 0x00, 0x56, 0, 0, 0, 0, 3, 0, 0, 0 };
+                uint8_t q[8] = {0x21, 0x01, 0xFF, 0xFF, 0x24, 0x00, 0x00, 0x56};
+                uint8_t r[16] = {0x21, 0x02, 0xFF, 0xFF, 0x24, 0x00, 0x00, 0x56,
+                                 0,    0,    0,    0,    3,    0,    0,    0};
                 t_send_raw(&t, q, 8);
                 expect_pkt(&t, r, 16);
         }
@@ -58,12 +68,12 @@ TEST(vm_start_example_from_section_2)
 {
         /* the worked example: VM_START of VMID 0x80, seq 5 (here after a real allocation,
          * so the VM is in LOAD: the reply is VM_STATE) */
-        static const uint8_t start[12] = { 0x21, 0x01, 0x05, 0x00, 0x04, 0x00, 0x00, 0x56,
-                                           0x80, 0x00, 0x00, 0x00 };
-        static const uint8_t reply[12] = { 0x21, 0x02, 0x05, 0x00, 0x04, 0x00, 0x00, 0x56,
-                                           0x14, 0x00, 0x00, 0x00 };
-        static const uint8_t unknown[12] = { 0x21, 0x02, 0x05, 0x00, 0x04, 0x00, 0x00, 0x56,
-                                             0x0D, 0x00, 0x00, 0x00 };
+        static const uint8_t start[12] = {0x21, 0x01, 0x05, 0x00, 0x04, 0x00,
+                                          0x00, 0x56, 0x80, 0x00, 0x00, 0x00};
+        static const uint8_t reply[12] = {0x21, 0x02, 0x05, 0x00, 0x04, 0x00,
+                                          0x00, 0x56, 0x14, 0x00, 0x00, 0x00};
+        static const uint8_t unknown[12] = {0x21, 0x02, 0x05, 0x00, 0x04, 0x00,
+                                            0x00, 0x56, 0x0D, 0x00, 0x00, 0x00};
         T t;
 
         t_start(&t, NULL);
@@ -77,16 +87,18 @@ TEST(vm_start_example_from_section_2)
 
 TEST(bad_headers_are_dropped_silently)
 {
-        static const uint8_t short7[7] = { 0x21, 0x01, 0x01, 0x00, 0x24, 0x00, 0x00 };
-        static const uint8_t ver2[8] = { 0x22, 0x01, 0x01, 0x00, 0x24, 0x00, 0x00, 0x56 };
-        static const uint8_t ver0[8] = { 0x20, 0x01, 0x01, 0x00, 0x24, 0x00, 0x00, 0x56 };
-        static const uint8_t words3[8] = { 0x31, 0x01, 0x01, 0x00, 0x24, 0x00, 0x00, 0x56 };
-        static const uint8_t words1[8] = { 0x11, 0x01, 0x01, 0x00, 0x24, 0x00, 0x00, 0x56 };
-        static const uint8_t frags63[8] = { 0x21, 0xFD, 0x01, 0x00, 0x24, 0x00, 0x00, 0x56 };
-        static const uint8_t empty[1] = { 0x21 };
-        const struct { const uint8_t *p; size_t n; } bad[] = {
-                { short7, 7 }, { ver2, 8 }, { ver0, 8 }, { words3, 8 },
-                { words1, 8 }, { frags63, 8 }, { empty, 1 },
+        static const uint8_t short7[7] = {0x21, 0x01, 0x01, 0x00, 0x24, 0x00, 0x00};
+        static const uint8_t ver2[8] = {0x22, 0x01, 0x01, 0x00, 0x24, 0x00, 0x00, 0x56};
+        static const uint8_t ver0[8] = {0x20, 0x01, 0x01, 0x00, 0x24, 0x00, 0x00, 0x56};
+        static const uint8_t words3[8] = {0x31, 0x01, 0x01, 0x00, 0x24, 0x00, 0x00, 0x56};
+        static const uint8_t words1[8] = {0x11, 0x01, 0x01, 0x00, 0x24, 0x00, 0x00, 0x56};
+        static const uint8_t frags63[8] = {0x21, 0xFD, 0x01, 0x00, 0x24, 0x00, 0x00, 0x56};
+        static const uint8_t empty[1] = {0x21};
+        const struct {
+                const uint8_t *p;
+                size_t n;
+        } bad[] = {
+            {short7, 7}, {ver2, 8}, {ver0, 8}, {words3, 8}, {words1, 8}, {frags63, 8}, {empty, 1},
         };
         T t;
 
@@ -103,10 +115,11 @@ TEST(bad_headers_are_dropped_silently)
 
 TEST(non_requests_are_not_answered)
 {
-        static const uint8_t reply_to_rm[12] = { 0x21, 0x02, 0x01, 0x00, 0x24, 0x00, 0x00, 0x56, 0, 0, 0, 0 };
-        static const uint8_t notif_to_rm[8] = { 0x21, 0x03, 0x01, 0x00, 0x08, 0x00, 0x10, 0x56 };
-        static const uint8_t stray_cont[8] = { 0x21, 0x04, 0x01, 0x00, 0x24, 0x00, 0x00, 0x56 };
-        static const uint8_t stray_cont0[8] = { 0x21, 0x00, 0x01, 0x00, 0x24, 0x00, 0x00, 0x56 };
+        static const uint8_t reply_to_rm[12] = {0x21, 0x02, 0x01, 0x00, 0x24, 0x00,
+                                                0x00, 0x56, 0,    0,    0,    0};
+        static const uint8_t notif_to_rm[8] = {0x21, 0x03, 0x01, 0x00, 0x08, 0x00, 0x10, 0x56};
+        static const uint8_t stray_cont[8] = {0x21, 0x04, 0x01, 0x00, 0x24, 0x00, 0x00, 0x56};
+        static const uint8_t stray_cont0[8] = {0x21, 0x00, 0x01, 0x00, 0x24, 0x00, 0x00, 0x56};
         T t;
 
         t_start(&t, NULL);
@@ -139,7 +152,8 @@ static void two_packet_request(uint8_t first[240], uint8_t second[76], uint16_t 
 TEST(multi_packet_request_reassembled)
 {
         uint8_t a[240], b[76];
-        uint8_t unimpl[12] = { 0x21, 0x02, 0x07, 0x00, 0x21, 0x00, 0x00, 0x56, 0xFF, 0xFF, 0xFF, 0xFF };
+        uint8_t unimpl[12] = {0x21, 0x02, 0x07, 0x00, 0x21, 0x00,
+                              0x00, 0x56, 0xFF, 0xFF, 0xFF, 0xFF};
         T t;
 
         t_start(&t, NULL);
@@ -154,7 +168,8 @@ TEST(multi_packet_request_reassembled)
 TEST(mismatched_continuation_dropped_partial_kept)
 {
         uint8_t a[240], b[76], bad[76];
-        uint8_t unimpl[12] = { 0x21, 0x02, 0x07, 0x00, 0x21, 0x00, 0x00, 0x56, 0xFF, 0xFF, 0xFF, 0xFF };
+        uint8_t unimpl[12] = {0x21, 0x02, 0x07, 0x00, 0x21, 0x00,
+                              0x00, 0x56, 0xFF, 0xFF, 0xFF, 0xFF};
         T t;
 
         t_start(&t, NULL);
@@ -193,7 +208,8 @@ TEST(new_request_discards_partial)
 TEST(largest_request_63_packets)
 {
         static uint8_t big[14616];
-        uint8_t unimpl[12] = { 0x21, 0x02, 0x09, 0x00, 0x22, 0x00, 0x00, 0x56, 0xFF, 0xFF, 0xFF, 0xFF };
+        uint8_t unimpl[12] = {0x21, 0x02, 0x09, 0x00, 0x22, 0x00,
+                              0x00, 0x56, 0xFF, 0xFF, 0xFF, 0xFF};
         T t;
 
         t_start(&t, NULL);
@@ -205,11 +221,11 @@ TEST(largest_request_63_packets)
 
 static void check_unimplemented(const char *profile, bool v17)
 {
-        static const uint32_t always[] = { 0x56000021, 0x56000022, 0x56000055, 0x560000B1,
-                                           0x56000007, 0x56000008, 0x5600000C, 0x00000001,
-                                           0x00000002, 0x56000040, 0x5F000000 };
-        static const uint32_t v17_ids[] = { 0x56000031, 0x56000033, 0x56000034 };
-        TOpts o = { .profile = profile };
+        static const uint32_t always[] = {0x56000021, 0x56000022, 0x56000055, 0x560000B1,
+                                          0x56000007, 0x56000008, 0x5600000C, 0x00000001,
+                                          0x00000002, 0x56000040, 0x5F000000};
+        static const uint32_t v17_ids[] = {0x56000031, 0x56000033, 0x56000034};
+        TOpts o = {.profile = profile};
         uint16_t seq = 100;
         T t;
 
@@ -234,9 +250,9 @@ TEST(unimplemented_open_rm)
 
 TEST(fixed_length_rules)
 {
-        static const uint32_t four[] = { 0x56000001, 0x56000002, 0x56000004, 0x56000006,
-                                         0x5600000B, 0x56000017, 0x56000020 };
-        static const size_t bad4[] = { 0, 2, 3, 5, 8 };
+        static const uint32_t four[] = {0x56000001, 0x56000002, 0x56000004, 0x56000006,
+                                        0x5600000B, 0x56000017, 0x56000020};
+        static const size_t bad4[] = {0, 2, 3, 5, 8};
         static const uint8_t z[64];
         uint16_t seq = 1;
         T t;
@@ -245,28 +261,28 @@ TEST(fixed_length_rules)
         for (size_t i = 0; i < sizeof(four) / sizeof(four[0]); i++)
                 for (size_t j = 0; j < sizeof(bad4) / sizeof(bad4[0]); j++)
                         expect_err_reply(&t, seq++, four[i], z, bad4[j], 0x4);
-        expect_err_reply(&t, seq++, 0x56000005, z, 4, 0x4);  /* VM_STOP: 8 bytes */
+        expect_err_reply(&t, seq++, 0x56000005, z, 4, 0x4); /* VM_STOP: 8 bytes */
         expect_err_reply(&t, seq++, 0x56000005, z, 7, 0x4);
         expect_err_reply(&t, seq++, 0x56000005, z, 9, 0x4);
         expect_err_reply(&t, seq++, 0x56000009, z, 39, 0x4); /* CONFIG_IMAGE: 40 */
         expect_err_reply(&t, seq++, 0x56000009, z, 41, 0x4);
-        expect_err_reply(&t, seq++, 0x56000024, z, 1, 0x4);  /* GET_VMID: empty */
+        expect_err_reply(&t, seq++, 0x56000024, z, 1, 0x4); /* GET_VMID: empty */
         expect_err_reply(&t, seq++, 0x56000024, z, 4, 0x4);
         expect_err_reply(&t, seq++, 0x56000031, z, 15, 0x4); /* v17 BOOT_CONTEXT: 16 */
         expect_err_reply(&t, seq++, 0x56000031, z, 17, 0x4);
         expect_err_reply(&t, seq++, 0x56000034, z, 23, 0x4); /* ADDRESS_LAYOUT: 24 */
         expect_err_reply(&t, seq++, 0x56000034, z, 25, 0x4);
-        expect_err_reply(&t, seq++, 0x56000033, z, 7, 0x4);  /* DEMAND_PAGING: 8 + 16n */
+        expect_err_reply(&t, seq++, 0x56000033, z, 7, 0x4); /* DEMAND_PAGING: 8 + 16n */
         {
-                uint8_t dp[24] = { 0x80, 0, 0, 0, 1, 0, 0, 0 }; /* n = 1 but 16 bytes short */
+                uint8_t dp[24] = {0x80, 0, 0, 0, 1, 0, 0, 0}; /* n = 1 but 16 bytes short */
                 expect_err_reply(&t, seq++, 0x56000033, dp, 16, 0x4);
                 expect_err_reply(&t, seq++, 0x56000033, dp, 23, 0x4);
         }
         /* VM_INIT: the reserved half-word must be zero */
         ASSERT_EQ(t_alloc(&t), 0x80);
-        expect_err_reply(&t, seq++, 0x5600000B, (uint8_t[]){ 0x80, 0, 1, 0 }, 4, 0x4);
+        expect_err_reply(&t, seq++, 0x5600000B, (uint8_t[]){0x80, 0, 1, 0}, 4, 0x4);
         /* the same with res 0 reaches the state check */
-        expect_err_reply(&t, seq++, 0x5600000B, (uint8_t[]){ 0x80, 0, 0, 0 }, 4, 0x14);
+        expect_err_reply(&t, seq++, 0x5600000B, (uint8_t[]){0x80, 0, 0, 0}, 4, 0x14);
         t_stop(&t);
 }
 
@@ -274,12 +290,12 @@ TEST(parcel_length_rules)
 {
         static const uint8_t z[64];
         uint8_t lend[40] = {
-                0, 0, 0, 0, 0, 0, 0, 0,        /* mem_type, res, flags, res, label */
-                1, 0, 0, 0, 0x80, 0, 7, 0,     /* ACL: 1 entry {0x80, RWX} */
-                1, 0, 0, 0,                    /* SGL: 1 entry */
-                0, 0, 0, 0x80, 0, 0, 0, 0,     /* ipa 0x80000000 */
-                0, 0x10, 0, 0, 0, 0, 0, 0,     /* size 0x1000 */
-                0, 0, 0, 0,                    /* attr: 0 entries */
+            0, 0,    0, 0,    0,    0, 0, 0, /* mem_type, res, flags, res, label */
+            1, 0,    0, 0,    0x80, 0, 7, 0, /* ACL: 1 entry {0x80, RWX} */
+            1, 0,    0, 0,                   /* SGL: 1 entry */
+            0, 0,    0, 0x80, 0,    0, 0, 0, /* ipa 0x80000000 */
+            0, 0x10, 0, 0,    0,    0, 0, 0, /* size 0x1000 */
+            0, 0,    0, 0,                   /* attr: 0 entries */
         };
         uint16_t seq = 1;
         T t;
@@ -294,16 +310,16 @@ TEST(parcel_length_rules)
                 expect_err_reply(&t, seq++, 0x51000012, more, 41, 0x4); /* trailing byte */
         }
         {
-                uint8_t big[20] = { 0 };
+                uint8_t big[20] = {0};
                 big[8] = 0x01; /* ACL count 513 */
                 big[9] = 0x02;
                 expect_err_reply(&t, seq++, 0x51000012, big, 20, 0x2);
         }
-        expect_err_reply(&t, seq++, 0x51000018, z, 11, 0x4);    /* APPEND: min 12 */
-        expect_err_reply(&t, seq++, 0x51000011, z, 23, 0x4);    /* ACCEPT: min 24 */
-        expect_err_reply(&t, seq++, 0x51000014, z, 7, 0x4);     /* RELEASE: min 8 */
-        expect_err_reply(&t, seq++, 0x51000015, z, 7, 0x4);     /* RECLAIM: min 8 */
-        expect_err_reply(&t, seq++, 0x51000017, z, 11, 0x4);    /* NOTIFY: min 12 */
+        expect_err_reply(&t, seq++, 0x51000018, z, 11, 0x4); /* APPEND: min 12 */
+        expect_err_reply(&t, seq++, 0x51000011, z, 23, 0x4); /* ACCEPT: min 24 */
+        expect_err_reply(&t, seq++, 0x51000014, z, 7, 0x4);  /* RELEASE: min 8 */
+        expect_err_reply(&t, seq++, 0x51000015, z, 7, 0x4);  /* RECLAIM: min 8 */
+        expect_err_reply(&t, seq++, 0x51000017, z, 11, 0x4); /* NOTIFY: min 12 */
         /* VMID 0x80 unknown: the ACL entry is invalid (0x6) once the length is right */
         expect_err_reply(&t, seq++, 0x51000012, lend, 40, 0x6);
         /* attr list may be absent altogether */

@@ -66,10 +66,23 @@ static int parse_size(const char *str, uint64_t *ret)
         if (errno || end == str)
                 return -EINVAL;
         switch (*end) {
-        case 'K': case 'k': mul = 1ull << 10; end++; break;
-        case 'M': case 'm': mul = 1ull << 20; end++; break;
-        case 'G': case 'g': mul = 1ull << 30; end++; break;
-        default: break;
+        case 'K':
+        case 'k':
+                mul = 1ull << 10;
+                end++;
+                break;
+        case 'M':
+        case 'm':
+                mul = 1ull << 20;
+                end++;
+                break;
+        case 'G':
+        case 'g':
+                mul = 1ull << 30;
+                end++;
+                break;
+        default:
+                break;
         }
         if (*end || v > UINT64_MAX / mul)
                 return -EINVAL;
@@ -137,7 +150,8 @@ static void usage(FILE *f)
         fputs("Usage: gunyah-rm-sim (--listen PATH | --fd N) [options]\n"
               "  --listen PATH           AF_UNIX SOCK_SEQPACKET socket for the host (VMID 3)\n"
               "  --fd N                  serve an inherited connected SOCK_SEQPACKET socket\n"
-              "  --pool FILE:IPA:SIZE    host memory pool (created sparse), e.g. /tmp/p:0x80000000:1G\n"
+              "  --pool FILE:IPA:SIZE    host memory pool (created sparse), e.g. "
+              "/tmp/p:0x80000000:1G\n"
               "  --profile v17|open-rm   RM flavour (default v17)\n"
               "  --control PATH          Varlink control socket (io.gunyah.Simulator)\n"
               "  --strict-image-acl on|off  image parcel must be LEND [{vmid,RWX}] (default on)\n"
@@ -150,26 +164,33 @@ static void usage(FILE *f)
 static int parse_args(Sim *s, int argc, char **argv)
 {
         static const struct option opts[] = {
-                { "listen", required_argument, NULL, 'l' },
-                { "fd", required_argument, NULL, 'f' },
-                { "pool", required_argument, NULL, 'p' },
-                { "profile", required_argument, NULL, 'P' },
-                { "control", required_argument, NULL, 'c' },
-                { "strict-image-acl", required_argument, NULL, 'S' },
-                { "guest-pace-ms", required_argument, NULL, 'g' },
-                { "ready-fd", required_argument, NULL, 'r' },
-                { "verbose", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },
-                {},
+            {"listen", required_argument, NULL, 'l'},
+            {"fd", required_argument, NULL, 'f'},
+            {"pool", required_argument, NULL, 'p'},
+            {"profile", required_argument, NULL, 'P'},
+            {"control", required_argument, NULL, 'c'},
+            {"strict-image-acl", required_argument, NULL, 'S'},
+            {"guest-pace-ms", required_argument, NULL, 'g'},
+            {"ready-fd", required_argument, NULL, 'r'},
+            {"verbose", no_argument, NULL, 'v'},
+            {"help", no_argument, NULL, 'h'},
+            {},
         };
         int c;
 
-        s->opt = (SimOptions){ .fd = -1, .ready_fd = -1, .strict_image_acl = true,
-                               .guest_pace_ms = 5, .profile = SIM_PROFILE_V17 };
+        s->opt = (SimOptions){.fd = -1,
+                              .ready_fd = -1,
+                              .strict_image_acl = true,
+                              .guest_pace_ms = 5,
+                              .profile = SIM_PROFILE_V17};
         while ((c = getopt_long(argc, argv, "vh", opts, NULL)) >= 0) {
                 switch (c) {
-                case 'l': s->opt.listen_path = optarg; break;
-                case 'f': s->opt.fd = atoi(optarg); break;
+                case 'l':
+                        s->opt.listen_path = optarg;
+                        break;
+                case 'f':
+                        s->opt.fd = atoi(optarg);
+                        break;
                 case 'p':
                         if (parse_pool(s, optarg) < 0) {
                                 sim_log(s, "invalid --pool '%s'", optarg);
@@ -184,17 +205,28 @@ static int parse_args(Sim *s, int argc, char **argv)
                         else
                                 return -EINVAL;
                         break;
-                case 'c': s->opt.control_path = optarg; break;
+                case 'c':
+                        s->opt.control_path = optarg;
+                        break;
                 case 'S':
                         if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
                                 return -EINVAL;
                         s->opt.strict_image_acl = strcmp(optarg, "on") == 0;
                         break;
-                case 'g': s->opt.guest_pace_ms = (unsigned)atoi(optarg); break;
-                case 'r': s->opt.ready_fd = atoi(optarg); break;
-                case 'v': s->opt.verbose = true; break;
-                case 'h': usage(stdout); exit(EXIT_SUCCESS);
-                default: return -EINVAL;
+                case 'g':
+                        s->opt.guest_pace_ms = (unsigned)atoi(optarg);
+                        break;
+                case 'r':
+                        s->opt.ready_fd = atoi(optarg);
+                        break;
+                case 'v':
+                        s->opt.verbose = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        exit(EXIT_SUCCESS);
+                default:
+                        return -EINVAL;
                 }
         }
         if (optind != argc || (!s->opt.listen_path) == (s->opt.fd < 0)) {
@@ -220,10 +252,10 @@ static int run(Sim *s, int sfd)
                 int n = 0, timeout = -1, nc, r;
                 uint64_t d, now;
 
-                pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-                pfd[n++] = (struct pollfd){ .fd = s->link.fd < 0 ? s->link.listen_fd : -1,
-                                            .events = POLLIN };
-                pfd[n++] = (struct pollfd){ .fd = s->link.fd, .events = POLLIN };
+                pfd[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
+                pfd[n++] = (struct pollfd){.fd = s->link.fd < 0 ? s->link.listen_fd : -1,
+                                           .events = POLLIN};
+                pfd[n++] = (struct pollfd){.fd = s->link.fd, .events = POLLIN};
                 nc = sim_control_pollfds(s, pfd + n, (int)ELEMENTSOF(pfd) - n);
                 d = min_deadline(sim_link_next_deadline(s), sim_vm_next_deadline(s));
                 now = sim_now_ms();

@@ -66,7 +66,7 @@ static const char *find_binary(const SimSpawnOptions *o)
 
 int sim_client_spawn(const char *dir, const SimSpawnOptions *opts, SimClient **ret)
 {
-        const SimSpawnOptions none = { .guest_pace_ms = -1 };
+        const SimSpawnOptions none = {.guest_pace_ms = -1};
         const SimSpawnOptions *o = opts ? opts : &none;
         const char *bin = find_binary(o), *wrapper = o->wrapper;
         char pool_arg[PATH_MAX + 64], ready_arg[16], pace_arg[16];
@@ -151,7 +151,7 @@ int sim_client_spawn(const char *dir, const SimSpawnOptions *opts, SimClient **r
         close(pipefd[1]);
         deadline = now_ms() + 30000;
         for (;;) {
-                struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+                struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
                 uint64_t t = now_ms();
                 if (t >= deadline) {
                         n = -ETIMEDOUT;
@@ -218,16 +218,34 @@ void sim_client_free(SimClient *sim)
         free(sim);
 }
 
-pid_t sim_client_pid(const SimClient *sim) { return sim->pid; }
-const char *sim_client_rm_path(const SimClient *sim) { return sim->rm_path; }
-const char *sim_client_control_path(const SimClient *sim) { return sim->control_path; }
-const char *sim_client_pool_path(const SimClient *sim) { return sim->pool_path; }
-uint64_t sim_client_pool_ipa(const SimClient *sim) { return sim->pool_ipa; }
-uint64_t sim_client_pool_size(const SimClient *sim) { return sim->pool_size; }
+pid_t sim_client_pid(const SimClient *sim)
+{
+        return sim->pid;
+}
+const char *sim_client_rm_path(const SimClient *sim)
+{
+        return sim->rm_path;
+}
+const char *sim_client_control_path(const SimClient *sim)
+{
+        return sim->control_path;
+}
+const char *sim_client_pool_path(const SimClient *sim)
+{
+        return sim->pool_path;
+}
+uint64_t sim_client_pool_ipa(const SimClient *sim)
+{
+        return sim->pool_ipa;
+}
+uint64_t sim_client_pool_size(const SimClient *sim)
+{
+        return sim->pool_size;
+}
 
 static int connect_unix(const char *path, int type)
 {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         int fd;
 
         if (strlen(path) >= sizeof(sa.sun_path))
@@ -326,7 +344,7 @@ int sim_client_call_full(SimClient *sim, const char *method, struct json_object 
         for (;;) {
                 const char *m;
                 size_t mlen;
-                struct pollfd p = { .fd = sim->control_fd, .events = POLLIN };
+                struct pollfd p = {.fd = sim->control_fd, .events = POLLIN};
                 VarlinkReply rep;
                 uint64_t t;
                 ssize_t n;

@@ -23,16 +23,16 @@ typedef struct SimClient SimClient;
 #define SIM_DEFAULT_POOL_SIZE (256ull << 20)
 
 typedef struct SimSpawnOptions {
-        const char *binary;       /* NULL: $GUNYAH_RM_SIM, else $GUNYAH_BUILD_DIR/bin/gunyah-rm-sim */
-        const char *profile;      /* NULL: the simulator's default (v17) */
-        uint64_t pool_ipa;        /* 0: SIM_DEFAULT_POOL_IPA */
-        uint64_t pool_size;       /* 0: SIM_DEFAULT_POOL_SIZE */
-        int guest_pace_ms;        /* < 0: the simulator's default; 0 is allowed */
-        bool strict_image_acl_off;/* pass --strict-image-acl off */
-        bool verbose;             /* pass -v (packet log on the child's stderr) */
-        bool no_listen;           /* do not pass --listen (use sim_client_spawn_fd instead) */
+        const char *binary;  /* NULL: $GUNYAH_RM_SIM, else $GUNYAH_BUILD_DIR/bin/gunyah-rm-sim */
+        const char *profile; /* NULL: the simulator's default (v17) */
+        uint64_t pool_ipa;   /* 0: SIM_DEFAULT_POOL_IPA */
+        uint64_t pool_size;  /* 0: SIM_DEFAULT_POOL_SIZE */
+        int guest_pace_ms;   /* < 0: the simulator's default; 0 is allowed */
+        bool strict_image_acl_off;     /* pass --strict-image-acl off */
+        bool verbose;                  /* pass -v (packet log on the child's stderr) */
+        bool no_listen;                /* do not pass --listen (use sim_client_spawn_fd instead) */
         const char *const *extra_args; /* NULL-terminated, appended last; may be NULL */
-        const char *wrapper;      /* NULL: $GUNYAH_RM_SIM_WRAPPER (e.g. "valgrind"), may be NULL */
+        const char *wrapper; /* NULL: $GUNYAH_RM_SIM_WRAPPER (e.g. "valgrind"), may be NULL */
 } SimSpawnOptions;
 
 /* Spawn the simulator in dir (must exist) and wait (up to 30 s) until it is ready.

@@ -12,7 +12,7 @@ json_object *sim_control_state_json(Sim *s);
 
 static const char *trans_name(uint8_t t)
 {
-        static const char *const names[] = { "DONATE", "LEND", "SHARE" };
+        static const char *const names[] = {"DONATE", "LEND", "SHARE"};
         return t < ELEMENTSOF(names) ? names[t] : "?";
 }
 
@@ -79,7 +79,8 @@ static json_object *parcel_json(SimParcel *pc)
         add_int(o, "handle", pc->handle);
         add_int(o, "owner", pc->owner);
         json_object_object_add(o, "transType", json_object_new_string(trans_name(pc->trans_type)));
-        json_object_object_add(o, "memType", json_object_new_string(pc->mem_type ? "IO" : "NORMAL"));
+        json_object_object_add(o, "memType",
+                               json_object_new_string(pc->mem_type ? "IO" : "NORMAL"));
         for (size_t i = 0; i < pc->n_acl; i++) {
                 json_object *e = json_object_new_object();
                 add_int(e, "vmid", pc->acl[i].vmid);
@@ -106,9 +107,10 @@ static json_object *parcel_json(SimParcel *pc)
         json_object_object_add(o, "sgl", sgl);
         json_object_object_add(o, "attrs", attrs);
         add_int(o, "label", pc->label);
-        json_object_object_add(o, "state", json_object_new_string(pc->open ? "OPEN"
-                                                                  : shared ? "SHARED"
-                                                                           : "SHARING"));
+        json_object_object_add(o, "state",
+                               json_object_new_string(pc->open ? "OPEN"
+                                                      : shared ? "SHARED"
+                                                               : "SHARING"));
         json_object_object_add(o, "accepters", acc);
         if (pc->has_tag)
                 add_int(o, "memInfoTag", pc->tag);
@@ -126,8 +128,9 @@ json_object *sim_control_state_json(Sim *s)
 
         if (!o || !vms || !parcels || !link)
                 return NULL;
-        json_object_object_add(o, "profile", json_object_new_string(
-                                       s->opt.profile == SIM_PROFILE_V17 ? "v17" : "open-rm"));
+        json_object_object_add(
+            o, "profile",
+            json_object_new_string(s->opt.profile == SIM_PROFILE_V17 ? "v17" : "open-rm"));
         for (size_t i = 0; i < ELEMENTSOF(s->vms); i++)
                 if (s->vms[i])
                         json_object_array_add(vms, vm_json(s, s->vms[i]));

@@ -68,7 +68,8 @@ static int get_int(CallCtx *c, const char *name, bool required, int64_t min, int
 {
         json_object *v;
 
-        if (!json_object_object_get_ex(c->params, name, &v) || json_object_is_type(v, json_type_null)) {
+        if (!json_object_object_get_ex(c->params, name, &v) ||
+            json_object_is_type(v, json_type_null)) {
                 if (required)
                         return bad_param(c, name);
                 return 0;
@@ -85,7 +86,8 @@ static int get_bool(CallCtx *c, const char *name, bool required, bool *ret)
 {
         json_object *v;
 
-        if (!json_object_object_get_ex(c->params, name, &v) || json_object_is_type(v, json_type_null))
+        if (!json_object_object_get_ex(c->params, name, &v) ||
+            json_object_is_type(v, json_type_null))
                 return required ? bad_param(c, name) : 0;
         if (!json_object_is_type(v, json_type_boolean))
                 return bad_param(c, name);
@@ -97,7 +99,8 @@ static int get_str(CallCtx *c, const char *name, bool required, const char **ret
 {
         json_object *v;
 
-        if (!json_object_object_get_ex(c->params, name, &v) || json_object_is_type(v, json_type_null))
+        if (!json_object_object_get_ex(c->params, name, &v) ||
+            json_object_is_type(v, json_type_null))
                 return required ? bad_param(c, name) : 0;
         if (!json_object_is_type(v, json_type_string))
                 return bad_param(c, name);
@@ -151,8 +154,8 @@ static int m_get_state(CallCtx *c)
 }
 
 static const char *const exit_names[] = {
-        "VM_EXIT", "PLATFORM_OFF", "PLATFORM_RESET", "PSCI_SYSTEM_RESET2",
-        "WATCHDOG_BITE", "SOFTWARE_ERROR", "ASYNC_HW_ERROR",
+    "VM_EXIT",       "PLATFORM_OFF",   "PLATFORM_RESET", "PSCI_SYSTEM_RESET2",
+    "WATCHDOG_BITE", "SOFTWARE_ERROR", "ASYNC_HW_ERROR",
 };
 
 static int m_guest_exit(CallCtx *c)
@@ -211,7 +214,8 @@ static int m_guest_release(CallCtx *c)
         uint32_t e;
         int r;
 
-        if ((r = get_vm(c, &vm)) < 0 || (r = get_int(c, "handle", true, 0, UINT32_MAX, &handle)) < 0)
+        if ((r = get_vm(c, &vm)) < 0 ||
+            (r = get_int(c, "handle", true, 0, UINT32_MAX, &handle)) < 0)
                 return r;
         pc = sim_parcel_get(c->s, (uint32_t)handle);
         if (!pc)
@@ -220,8 +224,8 @@ static int m_guest_release(CallCtx *c)
                 return state_fail(c, vm);
         e = sim_parcel_do_release(c->s, vm->vmid, pc->handle);
         if (!e)
-                e = sim_parcel_do_notify(c->s, vm->vmid, pc->handle, RM_MEM_NOTIFY_RELEASED, pc->tag,
-                                         NULL, 0);
+                e = sim_parcel_do_notify(c->s, vm->vmid, pc->handle, RM_MEM_NOTIFY_RELEASED,
+                                         pc->tag, NULL, 0);
         return e ? rm_fail(c, e) : 0;
 }
 
@@ -266,13 +270,14 @@ static int m_set_pace(CallCtx *c)
 
 static int m_inject_fault(CallCtx *c)
 {
-        static const char *const pkt_kinds[] = { "drop", "duplicate", "corrupt", "delay" };
+        static const char *const pkt_kinds[] = {"drop", "duplicate", "corrupt", "delay"};
         const char *kind, *dir = "out";
         int64_t count = 1, delay = 100, offset = -1, msg_id = 0, error = 0;
         SimLink *l = &c->s->link;
         int r;
 
-        if ((r = get_str(c, "kind", true, &kind)) < 0 || (r = get_str(c, "direction", false, &dir)) < 0 ||
+        if ((r = get_str(c, "kind", true, &kind)) < 0 ||
+            (r = get_str(c, "direction", false, &dir)) < 0 ||
             (r = get_int(c, "count", false, 0, 1000000, &count)) < 0 ||
             (r = get_int(c, "delayMs", false, 0, 600000, &delay)) < 0 ||
             (r = get_int(c, "offset", false, 0, RM_PACKET_MAX - 1, &offset)) < 0)
@@ -297,8 +302,8 @@ static int m_inject_fault(CallCtx *c)
                         return r;
                 for (size_t i = 0; i < ELEMENTSOF(l->errf); i++)
                         if (l->errf[i].count == 0 || l->errf[i].msg_id == (uint32_t)msg_id) {
-                                l->errf[i] = (SimErrorFault){ (uint32_t)msg_id, (uint32_t)error,
-                                                              (unsigned)count };
+                                l->errf[i] = (SimErrorFault){(uint32_t)msg_id, (uint32_t)error,
+                                                             (unsigned)count};
                                 return 0;
                         }
                 return bad_param(c, "msgId");
@@ -373,18 +378,18 @@ static const struct {
         const char *method;
         int (*fn)(CallCtx *c);
 } methods[] = {
-        { IFACE ".GetState", m_get_state },
-        { IFACE ".GuestExit", m_guest_exit },
-        { IFACE ".RaisePageFault", m_raise_page_fault },
-        { IFACE ".GuestReleaseParcel", m_guest_release },
-        { IFACE ".SetGuestStatus", m_set_guest_status },
-        { IFACE ".SetGuestIgnoreShutdown", m_set_ignore_shutdown },
-        { IFACE ".SetGuestPace", m_set_pace },
-        { IFACE ".InjectFault", m_inject_fault },
-        { IFACE ".ClearFaults", m_clear_faults },
-        { IFACE ".Restart", m_restart },
-        { "org.varlink.service.GetInfo", m_get_info },
-        { "org.varlink.service.GetInterfaceDescription", m_get_description },
+    {IFACE ".GetState", m_get_state},
+    {IFACE ".GuestExit", m_guest_exit},
+    {IFACE ".RaisePageFault", m_raise_page_fault},
+    {IFACE ".GuestReleaseParcel", m_guest_release},
+    {IFACE ".SetGuestStatus", m_set_guest_status},
+    {IFACE ".SetGuestIgnoreShutdown", m_set_ignore_shutdown},
+    {IFACE ".SetGuestPace", m_set_pace},
+    {IFACE ".InjectFault", m_inject_fault},
+    {IFACE ".ClearFaults", m_clear_faults},
+    {IFACE ".Restart", m_restart},
+    {"org.varlink.service.GetInfo", m_get_info},
+    {"org.varlink.service.GetInterfaceDescription", m_get_description},
 };
 
 static void conn_close(SimConn *c)
@@ -428,8 +433,8 @@ static void conn_flush(SimConn *c)
 
 static void handle_call(Sim *s, SimConn *conn, const char *msg, size_t len)
 {
-        VarlinkCall call = { 0 };
-        CallCtx c = { .s = s };
+        VarlinkCall call = {0};
+        CallCtx c = {.s = s};
         _cleanup_free_ char *out = NULL;
         size_t out_len;
         bool found = false;
@@ -456,8 +461,8 @@ static void handle_call(Sim *s, SimConn *conn, const char *msg, size_t len)
                                    json_object_new_string(call.method));
                 else
                         (void)fail(&c, "org.varlink.service.InterfaceNotFound", "interface",
-                                   json_object_new_string_len(call.method,
-                                                              (int)(call.interface_end - call.method)));
+                                   json_object_new_string_len(
+                                       call.method, (int)(call.interface_end - call.method)));
         }
         if (!call.oneway) {
                 out = varlink_format_reply(c.reply, c.error, false, &out_len);
@@ -470,7 +475,7 @@ static void handle_call(Sim *s, SimConn *conn, const char *msg, size_t len)
 
 int sim_control_init(Sim *s)
 {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         SimControl *c;
 
         c = calloc(1, sizeof(*c));
@@ -518,11 +523,11 @@ int sim_control_pollfds(Sim *s, struct pollfd *pfd, int max)
 
         if (max < 1 + SIM_CONTROL_MAX)
                 return 0;
-        pfd[0] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
+        pfd[0] = (struct pollfd){.fd = c->listen_fd, .events = POLLIN};
         for (size_t i = 0; i < SIM_CONTROL_MAX; i++) {
                 SimConn *k = &c->conns[i];
-                pfd[1 + i] = (struct pollfd){ .fd = k->fd,
-                                              .events = (short)(POLLIN | (k->out_len ? POLLOUT : 0)) };
+                pfd[1 + i] = (struct pollfd){
+                    .fd = k->fd, .events = (short)(POLLIN | (k->out_len ? POLLOUT : 0))};
         }
         return 1 + SIM_CONTROL_MAX;
 }

@@ -110,9 +110,10 @@ void sim_guest_notify(Sim *s, SimVm *vm, uint32_t msg_id, const uint8_t *p, size
                 if (len < 8 || n_guest_ops >= GUEST_OPS)
                         break;
                 guest_ops[n_guest_ops++] = (GuestOp){
-                        .vmid = vm->vmid, .release = msg_id == RM_NOTIFY_MEM_RECALL,
-                        .handle = le32_get(p),
-                        .tag = msg_id == RM_NOTIFY_MEM_SHARED ? le32_get(p + 16) : le32_get(p + 4) };
+                    .vmid = vm->vmid,
+                    .release = msg_id == RM_NOTIFY_MEM_RECALL,
+                    .handle = le32_get(p),
+                    .tag = msg_id == RM_NOTIFY_MEM_SHARED ? le32_get(p + 16) : le32_get(p + 4)};
                 break;
         default:
                 break;
@@ -207,7 +208,8 @@ uint32_t sim_guest_exit(Sim *s, SimVm *vm, uint16_t type, int code, uint16_t fla
                 if (type == RM_EXIT_TYPE_SOFTWARE_ERROR)
                         code = RM_EXIT_CODE_UNKNOWN_ERROR; /* unexpected vCPU state */
                 else
-                        code = vm->crash_len > 0 ? RM_EXIT_CODE_SOFTWARE_ERROR : RM_EXIT_CODE_NORMAL;
+                        code =
+                            vm->crash_len > 0 ? RM_EXIT_CODE_SOFTWARE_ERROR : RM_EXIT_CODE_NORMAL;
         }
         if (type == RM_EXIT_TYPE_PSCI_SYSTEM_RESET2) {
                 if (smc64)
@@ -224,7 +226,7 @@ uint32_t sim_guest_exit(Sim *s, SimVm *vm, uint16_t type, int code, uint16_t fla
 
 int sim_guest_page_fault(Sim *s, SimVm *vm, uint64_t ipa, uint32_t flags)
 {
-        RmNotifySimPageFault f = { .vmid = vm->vmid, .flags = flags, .ipa = ipa };
+        RmNotifySimPageFault f = {.vmid = vm->vmid, .flags = flags, .ipa = ipa};
         uint8_t buf[16];
         bool in_dp = !vm->dp_set;
 

@@ -20,7 +20,6 @@
 #define PLATFORM_SVM_BASE 0x28800000ull /* qemu platform default IPA base */
 #define SZ_2M (2ull << 20)
 
-
 int sim_vm_read_guest(Sim *s, SimVm *vm, uint64_t g, void *buf, size_t len)
 {
         for (SimParcel *pc = s->parcels; pc; pc = pc->next) {
@@ -60,7 +59,7 @@ static bool is_string(const void *fdt, int node, const char *name, size_t max)
 
 static bool guid_parse(const char *g, uint8_t out[16])
 {
-        static const int dash[] = { 8, 13, 18, 23 };
+        static const int dash[] = {8, 13, 18, 23};
         size_t o = 0;
 
         if (strlen(g) != 36)
@@ -98,8 +97,8 @@ static int parse_config_node(const void *fdt, SimVm *vm, int cfg)
         memcpy(vm->name, str, (size_t)len);
         if (fdt_getprop(fdt, cfg, "vm-uri", &len) && !is_string(fdt, cfg, "vm-uri", RM_MAX_NAME))
                 return -EINVAL;
-        for (const char *const *n = (const char *const[]){ "vm-type", "os-type", "vendor",
-                                                           "kernel-entry-segment", NULL };
+        for (const char *const *n = (const char *const[]){"vm-type", "os-type", "vendor",
+                                                          "kernel-entry-segment", NULL};
              *n; n++)
                 if (fdt_getprop(fdt, cfg, *n, &len) && !is_string(fdt, cfg, *n, 4096))
                         return -EINVAL;
@@ -154,11 +153,13 @@ static int parse_memory(const void *fdt, SimVm *vm, int cfg)
                 vm->mem_size_max = UINT64_MAX - vm->mem_base;
         }
         if (prop_u64(fdt, mem, "size-max", sc, &v)) {
-                if (v == UINT64_MAX || !IS_ALIGNED(v, RM_PAGE_SIZE) || v > UINT64_MAX - vm->mem_base)
+                if (v == UINT64_MAX || !IS_ALIGNED(v, RM_PAGE_SIZE) ||
+                    v > UINT64_MAX - vm->mem_base)
                         return -EINVAL;
                 vm->mem_size_max = v;
         }
-        if (prop_u64(fdt, mem, "size-min", sc, &v) && (v == UINT64_MAX || !IS_ALIGNED(v, RM_PAGE_SIZE)))
+        if (prop_u64(fdt, mem, "size-min", sc, &v) &&
+            (v == UINT64_MAX || !IS_ALIGNED(v, RM_PAGE_SIZE)))
                 return -EINVAL;
         if (prop_u64(fdt, mem, "firmware-address", ac, &v) &&
             (v == UINT64_MAX || !IS_ALIGNED(v, RM_PAGE_SIZE)))
@@ -204,7 +205,8 @@ static int parse_vcpus(const void *fdt, SimVm *vm, int cfg, bool psci)
         cpus = fdt_path_offset(fdt, path);
         if (cpus < 0)
                 return -EINVAL;
-        fdt_for_each_subnode(node, fdt, cpus) {
+        fdt_for_each_subnode(node, fdt, cpus)
+        {
                 const char *dt = fdt_getprop(fdt, node, "device_type", &len);
                 const char *st;
                 bool is_boot;
@@ -239,8 +241,13 @@ static int parse_vcpus(const void *fdt, SimVm *vm, int cfg, bool psci)
 
 static bool irq_cells_ok(const uint8_t *p, int len, int expected)
 {
-        static const struct { uint32_t add, end; } types[] = {
-                { 32, 1020 }, { 16, 32 }, { 4096, 5120 }, { 1056, 1120 },
+        static const struct {
+                uint32_t add, end;
+        } types[] = {
+            {32, 1020},
+            {16, 32},
+            {4096, 5120},
+            {1056, 1120},
         };
 
         if (expected >= 0 ? len != 12 * expected : len % 12 != 0)
@@ -265,12 +272,17 @@ static int check_vdevice(const void *fdt, int node, const char *type)
                 bool peer_default; /* peer-default required */
                 bool peer_or_default;
         } kinds[] = {
-                { "rm-rpc", 2, false, false },         { "doorbell", 1, false, true },
-                { "doorbell-source", 0, false, true }, { "message-queue", 1, true, false },
-                { "message-queue-pair", 2, false, true }, { "shm", -1, true, false },
-                { "shm-doorbell", -1, true, false },   { "virtio-mmio", -1, true, false },
-                { "iomem", -1, true, false },          { "vsmmu-v2", -1, false, false },
-                { "vrtc-pl031", -1, false, false },
+            {"rm-rpc", 2, false, false},
+            {"doorbell", 1, false, true},
+            {"doorbell-source", 0, false, true},
+            {"message-queue", 1, true, false},
+            {"message-queue-pair", 2, false, true},
+            {"shm", -1, true, false},
+            {"shm-doorbell", -1, true, false},
+            {"virtio-mmio", -1, true, false},
+            {"iomem", -1, true, false},
+            {"vsmmu-v2", -1, false, false},
+            {"vrtc-pl031", -1, false, false},
         };
         const uint8_t *irq;
         int len, k = -1;
@@ -288,19 +300,20 @@ static int check_vdevice(const void *fdt, int node, const char *type)
         if (kinds[k].peer_or_default && !fdt_getprop(fdt, node, "peer-default", NULL) &&
             !fdt_getprop(fdt, node, "peer", NULL))
                 return -EINVAL;
-        if (strcmp(type, "message-queue") == 0 &&
-            !!fdt_getprop(fdt, node, "is-sender", NULL) == !!fdt_getprop(fdt, node, "is-receiver", NULL))
+        if (strcmp(type, "message-queue") == 0 && !!fdt_getprop(fdt, node, "is-sender", NULL) ==
+                                                      !!fdt_getprop(fdt, node, "is-receiver", NULL))
                 return -EINVAL;
         if (strcmp(type, "vsmmu-v2") == 0)
-                for (const char *const *n = (const char *const[]){ "smmu-handle", "patch", "num-cbs",
-                                                                   "num-smrs", NULL };
+                for (const char *const *n =
+                         (const char *const[]){"smmu-handle", "patch", "num-cbs", "num-smrs", NULL};
                      *n; n++)
                         if (!fdt_getprop(fdt, node, *n, NULL))
                                 return -EINVAL;
         if (strncmp(type, "shm", 3) == 0) {
                 int mem = fdt_subnode_offset(fdt, node, "memory");
                 if (mem < 0 || !fdt_getprop(fdt, mem, "label", NULL) ||
-                    !!fdt_getprop(fdt, mem, "base", NULL) == !!fdt_getprop(fdt, mem, "allocate-base", NULL))
+                    !!fdt_getprop(fdt, mem, "base", NULL) ==
+                        !!fdt_getprop(fdt, mem, "allocate-base", NULL))
                         return -EINVAL;
         }
         return 0;
@@ -408,7 +421,7 @@ static bool guest_fdt_valid(Sim *s, SimVm *vm, uint64_t g)
 
 uint32_t sim_image_check_boot(Sim *s, SimVm *vm)
 {
-        static const uint8_t magic[4] = { 'A', 'R', 'M', 0x64 };
+        static const uint8_t magic[4] = {'A', 'R', 'M', 0x64};
         uint64_t base = sim_vm_image_base(vm), pc, x0;
         uint8_t head[64];
 
@@ -428,7 +441,8 @@ uint32_t sim_image_check_boot(Sim *s, SimVm *vm)
                 return RM_ERROR_NORESOURCE;
         }
         if (!guest_fdt_valid(s, vm, x0)) {
-                sim_debug(s, "vm 0x%x: no valid FDT at X0 0x%llx", vm->vmid, (unsigned long long)x0);
+                sim_debug(s, "vm 0x%x: no valid FDT at X0 0x%llx", vm->vmid,
+                          (unsigned long long)x0);
                 return RM_ERROR_NORESOURCE;
         }
         vm->pc = pc;

@@ -30,7 +30,8 @@ static void log_packet(Sim *s, const char *dir, const uint8_t *p, size_t len, co
         if (!s->opt.verbose)
                 return;
         if (rm_header_unpack(p, len, &h) < 0) {
-                sim_debug(s, "%s bad packet len=%zu%s%s", dir, len, note ? " " : "", note ? note : "");
+                sim_debug(s, "%s bad packet len=%zu%s%s", dir, len, note ? " " : "",
+                          note ? note : "");
                 return;
         }
         name = rm_msg_id_to_string(h.msg_id);
@@ -43,7 +44,7 @@ static void log_packet(Sim *s, const char *dir, const uint8_t *p, size_t len, co
 int sim_link_init(Sim *s)
 {
         SimLink *l = &s->link;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
         l->listen_fd = -1;
         l->fd = -1;
@@ -482,7 +483,8 @@ static void process_packet(Sim *s, const uint8_t *data, size_t len)
         log_packet(s, "in ", data, len, NULL);
         res = rm_reassembler_feed(l->reasm, data, len);
         if (res == RM_REASM_DROPPED) {
-                sim_debug(s, "in  packet dropped: %s", rm_drop_reason_to_string(l->reasm->drop_reason));
+                sim_debug(s, "in  packet dropped: %s",
+                          rm_drop_reason_to_string(l->reasm->drop_reason));
                 return;
         }
         if (res != RM_REASM_COMPLETE)

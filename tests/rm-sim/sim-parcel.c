@@ -253,7 +253,7 @@ static uint32_t h_create(Sim *s, uint16_t caller, uint8_t trans, const uint8_t *
 
         if (!b)
                 return RM_ERROR_NOMEM;
-        m = (RmMemCreate){ .acl = b->acl, .sgl = b->sgl, .attr = b->attr };
+        m = (RmMemCreate){.acl = b->acl, .sgl = b->sgl, .attr = b->attr};
         r = rm_decode_mem_create(p, len, &m);
         if (r < 0)
                 return decode_err(r);
@@ -271,7 +271,7 @@ static uint32_t h_create(Sim *s, uint16_t caller, uint8_t trans, const uint8_t *
                 return RM_ERROR_NOMEM;
         }
         for (size_t i = 0; i < m.n_acl; i++)
-                pc->acl[i] = (SimAcl){ .vmid = m.acl[i].vmid, .rights = m.acl[i].rights };
+                pc->acl[i] = (SimAcl){.vmid = m.acl[i].vmid, .rights = m.acl[i].rights};
         memcpy(pc->sgl, m.sgl, m.n_sgl * sizeof(*pc->sgl));
         if (m.n_attr)
                 memcpy(pc->attr, m.attr, m.n_attr * sizeof(*pc->attr));
@@ -306,7 +306,7 @@ static uint32_t h_append(Sim *s, uint16_t caller, const uint8_t *p, size_t len, 
 
         if (!b)
                 return RM_ERROR_NOMEM;
-        m = (RmMemAppend){ .sgl = b->sgl };
+        m = (RmMemAppend){.sgl = b->sgl};
         r = rm_decode_mem_append(p, len, &m);
         if (r < 0)
                 return decode_err(r);
@@ -351,7 +351,7 @@ uint32_t sim_parcel_accept_for(Sim *s, SimParcel *pc, uint16_t vmid, uint64_t gu
 void sim_parcel_release_for(Sim *s, SimParcel *pc, uint16_t vmid, bool notify_owner)
 {
         SimAcl *a = sim_parcel_acl_of(pc, vmid);
-        RmNotifyMemOwner n = { .handle = pc->handle, .vmid = vmid, .mem_info_tag = pc->tag };
+        RmNotifyMemOwner n = {.handle = pc->handle, .vmid = vmid, .mem_info_tag = pc->tag};
         uint8_t buf[12];
 
         if (!a || !a->accepted)
@@ -381,7 +381,7 @@ static uint32_t h_accept(Sim *s, uint16_t caller, const uint8_t *p, size_t len, 
 
         if (!b)
                 return RM_ERROR_NOMEM;
-        m = (RmMemAccept){ .acl = b->acl, .sgl = b->sgl, .attr = b->attr };
+        m = (RmMemAccept){.acl = b->acl, .sgl = b->sgl, .attr = b->attr};
         r = rm_decode_mem_accept(p, len, &m);
         if (r < 0)
                 return decode_err(r);
@@ -401,10 +401,12 @@ static uint32_t h_accept(Sim *s, uint16_t caller, const uint8_t *p, size_t len, 
                 if (m.n_acl != pc->n_acl || m.n_attr != pc->n_attr)
                         return RM_ERROR_VALIDATE_FAILED;
                 for (size_t i = 0; i < m.n_acl; i++)
-                        if (m.acl[i].vmid != pc->acl[i].vmid || m.acl[i].rights != pc->acl[i].rights)
+                        if (m.acl[i].vmid != pc->acl[i].vmid ||
+                            m.acl[i].rights != pc->acl[i].rights)
                                 return RM_ERROR_VALIDATE_FAILED;
                 for (size_t i = 0; i < m.n_attr; i++)
-                        if (m.attr[i].vmid != pc->attr[i].vmid || m.attr[i].attr != pc->attr[i].attr)
+                        if (m.attr[i].vmid != pc->attr[i].vmid ||
+                            m.attr[i].attr != pc->attr[i].attr)
                                 return RM_ERROR_VALIDATE_FAILED;
         }
         if ((m.flags & RM_MEM_ACCEPT_FLAG_VALIDATE_LABEL) && m.label != pc->label)
@@ -430,8 +432,8 @@ static uint32_t h_accept(Sim *s, uint16_t caller, const uint8_t *p, size_t len, 
         if (m.n_sgl == 0) {
                 /* the RM chooses the IPAs: the simulator maps at the owner's addresses */
                 size_t n = MIN(pc->n_sgl, (size_t)RM_MAX_LIST_ENTRIES);
-                uint8_t hdr[4] = { (uint8_t)n, (uint8_t)(n >> 8),
-                                   pc->n_sgl > n ? RM_MEM_ACCEPT_REPLY_FLAG_INCOMPLETE : 0, 0 };
+                uint8_t hdr[4] = {(uint8_t)n, (uint8_t)(n >> 8),
+                                  pc->n_sgl > n ? RM_MEM_ACCEPT_REPLY_FLAG_INCOMPLETE : 0, 0};
                 (void)sim_reply_put(reply, hdr, 4);
                 for (size_t i = 0; i < n; i++) {
                         uint8_t e[16];
@@ -503,7 +505,7 @@ static uint32_t h_reclaim(Sim *s, uint16_t caller, const uint8_t *p, size_t len,
 
 static void notify_owner(Sim *s, SimParcel *pc, uint32_t id, uint16_t vmid)
 {
-        RmNotifyMemOwner n = { .handle = pc->handle, .vmid = vmid, .mem_info_tag = pc->tag };
+        RmNotifyMemOwner n = {.handle = pc->handle, .vmid = vmid, .mem_info_tag = pc->tag};
         uint8_t buf[12];
 
         if (rm_encode_notify_mem_owner(buf, sizeof(buf), &n) > 0)
@@ -521,14 +523,20 @@ static void send_shared(Sim *s, SimParcel *pc, uint16_t to)
         if (!b || !sizes || !buf)
                 return;
         for (size_t i = 0; i < pc->n_acl; i++)
-                b->acl[i] = (RmAclEntry){ .vmid = pc->acl[i].vmid, .rights = pc->acl[i].rights };
-        n = (RmNotifyMemShared){ .handle = pc->handle, .mem_type = pc->mem_type,
-                                 .trans_type = pc->trans_type,
-                                 .flags = pc->flags & RM_MEM_CREATE_FLAG_SANITIZE,
-                                 .owner_vmid = pc->owner, .label = pc->label,
-                                 .mem_info_tag = pc->tag, .n_acl = pc->n_acl, .acl = b->acl,
-                                 .n_regions = MIN(pc->n_sgl, (size_t)RM_MAX_LIST_ENTRIES),
-                                 .region_sizes = sizes, .n_attr = pc->n_attr, .attr = pc->attr };
+                b->acl[i] = (RmAclEntry){.vmid = pc->acl[i].vmid, .rights = pc->acl[i].rights};
+        n = (RmNotifyMemShared){.handle = pc->handle,
+                                .mem_type = pc->mem_type,
+                                .trans_type = pc->trans_type,
+                                .flags = pc->flags & RM_MEM_CREATE_FLAG_SANITIZE,
+                                .owner_vmid = pc->owner,
+                                .label = pc->label,
+                                .mem_info_tag = pc->tag,
+                                .n_acl = pc->n_acl,
+                                .acl = b->acl,
+                                .n_regions = MIN(pc->n_sgl, (size_t)RM_MAX_LIST_ENTRIES),
+                                .region_sizes = sizes,
+                                .n_attr = pc->n_attr,
+                                .attr = pc->attr};
         for (size_t i = 0; i < n.n_regions; i++)
                 sizes[i] = pc->sgl[i].size;
         len = rm_encode_notify_mem_shared(buf, RM_RECV_MAX_PAYLOAD, &n);
@@ -536,8 +544,8 @@ static void send_shared(Sim *s, SimParcel *pc, uint16_t to)
                 sim_notify(s, to, RM_NOTIFY_MEM_SHARED, buf, (size_t)len);
 }
 
-uint32_t sim_parcel_do_notify(Sim *s, uint16_t caller, uint32_t handle, uint8_t flags,
-                              uint32_t tag, const uint16_t *vmids, size_t n)
+uint32_t sim_parcel_do_notify(Sim *s, uint16_t caller, uint32_t handle, uint8_t flags, uint32_t tag,
+                              const uint16_t *vmids, size_t n)
 {
         SimParcel *pc = sim_parcel_get(s, handle);
         SimAcl *a;
@@ -593,8 +601,9 @@ uint32_t sim_parcel_do_notify(Sim *s, uint16_t caller, uint32_t handle, uint8_t 
                         return RM_ERROR_MEM_RELEASED;
                 if (flags == RM_MEM_NOTIFY_RELEASED && a->accepted)
                         return RM_ERROR_MEM_INUSE;
-                notify_owner(s, pc, flags == RM_MEM_NOTIFY_ACCEPTED ? RM_NOTIFY_MEM_ACCEPTED
-                                                                     : RM_NOTIFY_MEM_RELEASED,
+                notify_owner(s, pc,
+                             flags == RM_MEM_NOTIFY_ACCEPTED ? RM_NOTIFY_MEM_ACCEPTED
+                                                             : RM_NOTIFY_MEM_RELEASED,
                              caller);
                 return RM_OK;
         default:
@@ -623,7 +632,7 @@ static uint32_t h_notify(Sim *s, uint16_t caller, const uint8_t *p, size_t len, 
                         return RM_ERROR_ARGUMENT_INVALID;
                 return RM_ERROR_ARGUMENT_INVALID;
         }
-        m = (RmMemNotify){ .vmids = b->vmids };
+        m = (RmMemNotify){.vmids = b->vmids};
         r = rm_decode_mem_notify(p, len, &m);
         if (r < 0)
                 return decode_err(r);
@@ -648,10 +657,9 @@ static const struct {
         uint32_t id;
         SimHandler fn;
 } parcel_table[] = {
-        { RM_MEM_LEND, h_lend },       { RM_MEM_SHARE, h_share },
-        { RM_MEM_DONATE, h_donate },   { RM_MEM_APPEND, h_append },
-        { RM_MEM_ACCEPT, h_accept },   { RM_MEM_RELEASE, h_release },
-        { RM_MEM_RECLAIM, h_reclaim }, { RM_MEM_NOTIFY, h_notify },
+    {RM_MEM_LEND, h_lend},       {RM_MEM_SHARE, h_share},   {RM_MEM_DONATE, h_donate},
+    {RM_MEM_APPEND, h_append},   {RM_MEM_ACCEPT, h_accept}, {RM_MEM_RELEASE, h_release},
+    {RM_MEM_RECLAIM, h_reclaim}, {RM_MEM_NOTIFY, h_notify},
 };
 
 uint32_t sim_parcel_handle(Sim *s, uint16_t caller, uint32_t msg_id, const uint8_t *p, size_t len,

@@ -14,7 +14,8 @@
 
 uint32_t sim_vm_h_boot_context(Sim *s, uint16_t caller, const uint8_t *p, size_t len, SimReply *r);
 uint32_t sim_vm_h_demand_paging(Sim *s, uint16_t caller, const uint8_t *p, size_t len, SimReply *r);
-uint32_t sim_vm_h_address_layout(Sim *s, uint16_t caller, const uint8_t *p, size_t len, SimReply *r);
+uint32_t sim_vm_h_address_layout(Sim *s, uint16_t caller, const uint8_t *p, size_t len,
+                                 SimReply *r);
 
 static uint32_t lookup(Sim *s, uint16_t caller, uint16_t vmid, uint8_t state, SimVm **ret)
 {
@@ -121,8 +122,7 @@ uint32_t sim_vm_h_address_layout(Sim *s, uint16_t caller, const uint8_t *p, size
         if (vm->layout_set || !img || m.size < img->size)
                 return RM_ERROR_ARGUMENT_INVALID;
         for (size_t i = 0; i < vm->n_dp; i++)
-                if (m.base < vm->dp[i].base + vm->dp[i].size &&
-                    vm->dp[i].base < m.base + m.size)
+                if (m.base < vm->dp[i].base + vm->dp[i].size && vm->dp[i].base < m.base + m.size)
                         return RM_ERROR_ARGUMENT_INVALID; /* image overlaps demand-paged memory */
         vm->layout_set = true;
         vm->layout_base = m.base;

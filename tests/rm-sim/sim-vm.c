@@ -23,8 +23,10 @@ SimVm *sim_vm_get(Sim *s, uint16_t vmid)
 
 void sim_vm_send_status(Sim *s, SimVm *vm)
 {
-        RmNotifyVmStatus n = { .vmid = vm->vmid, .vm_status = vm->status,
-                               .os_status = vm->os_status, .app_status = vm->app_status };
+        RmNotifyVmStatus n = {.vmid = vm->vmid,
+                              .vm_status = vm->status,
+                              .os_status = vm->os_status,
+                              .app_status = vm->app_status};
         uint8_t buf[8];
         ssize_t len = rm_encode_notify_vm_status(buf, sizeof(buf), &n);
 
@@ -48,8 +50,7 @@ void sim_vm_set_status(Sim *s, SimVm *vm, uint8_t status)
 void sim_vm_exit(Sim *s, SimVm *vm, uint16_t exit_type, const uint32_t *reason, unsigned n)
 {
         uint8_t buf[8 + RM_EXIT_REASON_MAX];
-        RmNotifyVmExited e = { .vmid = vm->vmid, .exit_type = exit_type,
-                               .reason_size = 4 * n };
+        RmNotifyVmExited e = {.vmid = vm->vmid, .exit_type = exit_type, .reason_size = 4 * n};
         ssize_t len;
 
         memcpy(e.reason, reason, n * sizeof(uint32_t));
@@ -175,8 +176,7 @@ static bool range_in(uint64_t off, uint64_t size, uint64_t total)
         return off <= total && size <= total - off;
 }
 
-static uint32_t h_config_image(Sim *s, uint16_t caller, const uint8_t *p, size_t len,
-                               SimReply *r)
+static uint32_t h_config_image(Sim *s, uint16_t caller, const uint8_t *p, size_t len, SimReply *r)
 {
         RmVmConfigImage c;
         SimParcel *pc;
@@ -206,7 +206,8 @@ static uint32_t h_config_image(Sim *s, uint16_t caller, const uint8_t *p, size_t
         vm->image_size = c.image_size;
         vm->dtb_offset = c.dtb_offset;
         vm->dtb_size = c.dtb_size;
-        sim_vm_set_status(s, vm, c.auth == RM_AUTH_PLATFORM ? RM_VM_STATUS_AUTH : RM_VM_STATUS_INIT);
+        sim_vm_set_status(s, vm,
+                          c.auth == RM_AUTH_PLATFORM ? RM_VM_STATUS_AUTH : RM_VM_STATUS_INIT);
         return RM_OK;
 }
 
@@ -293,9 +294,8 @@ static uint32_t h_start(Sim *s, uint16_t caller, const uint8_t *p, size_t len, S
         img = sim_parcel_get(s, vm->image_handle);
         if (!img || img->open || sim_parcel_acl_of(img, vm->vmid) == NULL)
                 return start_fail(s, vm);
-        if (s->opt.strict_image_acl &&
-            (img->trans_type != RM_TRANS_LEND || img->n_acl != 1 ||
-             img->acl[0].rights != RM_ACL_RWX || img->n_attr != 0))
+        if (s->opt.strict_image_acl && (img->trans_type != RM_TRANS_LEND || img->n_acl != 1 ||
+                                        img->acl[0].rights != RM_ACL_RWX || img->n_attr != 0))
                 return start_fail(s, vm);
         if (sim_parcel_accept_for(s, img, vm->vmid, sim_vm_image_base(vm)) != RM_OK)
                 return start_fail(s, vm);
@@ -420,7 +420,7 @@ uint64_t sim_vm_next_deadline(Sim *s)
 
 static uint32_t h_get_state(Sim *s, uint16_t caller, const uint8_t *p, size_t len, SimReply *r)
 {
-        uint8_t b[4] = { RM_VM_STATUS_RUNNING, SIM_HOST_OS_STATUS, 0, 0 };
+        uint8_t b[4] = {RM_VM_STATUS_RUNNING, SIM_HOST_OS_STATUS, 0, 0};
         uint16_t vmid;
         SimVm *vm;
         uint32_t e;
@@ -475,16 +475,14 @@ static uint32_t h_get_peers(Sim *s, uint16_t caller, const uint8_t *p, size_t le
         return RM_OK;
 }
 
-static uint32_t h_host_get_type(Sim *s, uint16_t caller, const uint8_t *p, size_t len,
-                                SimReply *r)
+static uint32_t h_host_get_type(Sim *s, uint16_t caller, const uint8_t *p, size_t len, SimReply *r)
 {
         if (len != 0)
                 return RM_ERROR_MSG_INVALID;
         return put_u32(r, 0x01000164u);
 }
 
-static uint32_t h_get_crash_msg(Sim *s, uint16_t caller, const uint8_t *p, size_t len,
-                                SimReply *r)
+static uint32_t h_get_crash_msg(Sim *s, uint16_t caller, const uint8_t *p, size_t len, SimReply *r)
 {
         uint8_t b[4 + RM_MAX_CRASH_MSG + 4];
         uint16_t vmid;
@@ -543,18 +541,21 @@ static uint32_t h_get_hyp_resources(Sim *s, uint16_t caller, const uint8_t *p, s
         if (!owner || !vm->dt_parsed)
                 return RM_OK;
         for (unsigned i = 0; i < vm->n_vcpus; i++)
-                put_resource(r, &(RmHypResource){ .type = RM_RES_VIRTUAL_CPU,
-                                                  .partner_vmid = vmid, .label = i,
-                                                  .cap_id = 0x10000u + vmid * 0x100u + i });
+                put_resource(r, &(RmHypResource){.type = RM_RES_VIRTUAL_CPU,
+                                                 .partner_vmid = vmid,
+                                                 .label = i,
+                                                 .cap_id = 0x10000u + vmid * 0x100u + i});
         if (v17) { /* v17 expects the address space and the four memory extents */
-                put_resource(r, &(RmHypResource){ .type = RM_RES_ADDR_SPACE,
-                                                  .partner_vmid = vmid, .label = 0,
-                                                  .cap_id = 0x20000u + vmid * 0x100u });
+                put_resource(r, &(RmHypResource){.type = RM_RES_ADDR_SPACE,
+                                                 .partner_vmid = vmid,
+                                                 .label = 0,
+                                                 .cap_id = 0x20000u + vmid * 0x100u});
                 for (unsigned i = 0; i < 4; i++)
-                        put_resource(r, &(RmHypResource){
-                                                .type = RM_RES_MEM_EXTENT, .partner_vmid = vmid,
-                                                .label = i,
-                                                .cap_id = 0x20000u + vmid * 0x100u + 1 + i });
+                        put_resource(r,
+                                     &(RmHypResource){.type = RM_RES_MEM_EXTENT,
+                                                      .partner_vmid = vmid,
+                                                      .label = i,
+                                                      .cap_id = 0x20000u + vmid * 0x100u + 1 + i});
         }
         return r->len == 4 + 4 + (size_t)n * RM_HYP_RESOURCE_SIZE ? RM_OK : RM_ERROR_NOMEM;
 }
@@ -576,34 +577,35 @@ static uint32_t h_host_denied(Sim *s, uint16_t caller, const uint8_t *p, size_t 
 /* sim-vm-v17.c */
 uint32_t sim_vm_h_boot_context(Sim *s, uint16_t caller, const uint8_t *p, size_t len, SimReply *r);
 uint32_t sim_vm_h_demand_paging(Sim *s, uint16_t caller, const uint8_t *p, size_t len, SimReply *r);
-uint32_t sim_vm_h_address_layout(Sim *s, uint16_t caller, const uint8_t *p, size_t len, SimReply *r);
+uint32_t sim_vm_h_address_layout(Sim *s, uint16_t caller, const uint8_t *p, size_t len,
+                                 SimReply *r);
 
 static const struct {
         uint32_t id;
         SimHandler fn;
         bool v17_only;
 } vm_table[] = {
-        { RM_VM_ALLOCATE, h_allocate, false },
-        { RM_VM_DEALLOCATE, h_deallocate, false },
-        { RM_VM_START, h_start, false },
-        { RM_VM_STOP, h_stop, false },
-        { RM_VM_RESET, h_reset, false },
-        { RM_VM_CONFIG_IMAGE, h_config_image, false },
-        { RM_VM_AUTH_IMAGE, h_auth_image, false },
-        { RM_VM_INIT, h_init, false },
-        { RM_VM_GET_STATE, h_get_state, false },
-        { RM_VM_GET_VMID, h_get_vmid, false },
-        { RM_VM_GET_OWNER, h_get_owner, false },
-        { RM_VM_GET_PEERS, h_get_peers, false },
-        { RM_VM_HOST_GET_TYPE, h_host_get_type, false },
-        { RM_VM_GET_CRASH_MSG, h_get_crash_msg, false },
-        { RM_VM_GET_HYP_RESOURCES, h_get_hyp_resources, false },
-        { RM_VM_SET_STATUS, h_set_status, false },
-        { RM_VM_EXIT, h_host_denied, false },
-        { RM_VM_SET_CRASH_MSG, h_host_denied, false },
-        { RM_VM_SET_BOOT_CONTEXT, sim_vm_h_boot_context, true },
-        { RM_VM_SET_DEMAND_PAGING, sim_vm_h_demand_paging, true },
-        { RM_VM_SET_ADDRESS_LAYOUT, sim_vm_h_address_layout, true },
+    {RM_VM_ALLOCATE, h_allocate, false},
+    {RM_VM_DEALLOCATE, h_deallocate, false},
+    {RM_VM_START, h_start, false},
+    {RM_VM_STOP, h_stop, false},
+    {RM_VM_RESET, h_reset, false},
+    {RM_VM_CONFIG_IMAGE, h_config_image, false},
+    {RM_VM_AUTH_IMAGE, h_auth_image, false},
+    {RM_VM_INIT, h_init, false},
+    {RM_VM_GET_STATE, h_get_state, false},
+    {RM_VM_GET_VMID, h_get_vmid, false},
+    {RM_VM_GET_OWNER, h_get_owner, false},
+    {RM_VM_GET_PEERS, h_get_peers, false},
+    {RM_VM_HOST_GET_TYPE, h_host_get_type, false},
+    {RM_VM_GET_CRASH_MSG, h_get_crash_msg, false},
+    {RM_VM_GET_HYP_RESOURCES, h_get_hyp_resources, false},
+    {RM_VM_SET_STATUS, h_set_status, false},
+    {RM_VM_EXIT, h_host_denied, false},
+    {RM_VM_SET_CRASH_MSG, h_host_denied, false},
+    {RM_VM_SET_BOOT_CONTEXT, sim_vm_h_boot_context, true},
+    {RM_VM_SET_DEMAND_PAGING, sim_vm_h_demand_paging, true},
+    {RM_VM_SET_ADDRESS_LAYOUT, sim_vm_h_address_layout, true},
 };
 
 uint32_t sim_vm_handle(Sim *s, uint16_t caller, uint32_t msg_id, const uint8_t *p, size_t len,
@@ -639,10 +641,10 @@ int sim_reply_put(SimReply *r, const void *data, size_t len)
 void sim_dispatch(Sim *s, uint16_t caller, uint16_t seq, uint32_t msg_id, const uint8_t *p,
                   size_t len)
 {
-        SimReply r = { 0 };
+        SimReply r = {0};
         bool handled = false;
         uint32_t err;
-        uint8_t zero[4] = { 0 };
+        uint8_t zero[4] = {0};
 
         if (sim_reply_put(&r, zero, 4) < 0)
                 return;

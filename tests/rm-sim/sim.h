@@ -132,8 +132,8 @@ typedef struct SimPkt {
         struct SimPkt *next;
 } SimPkt;
 
-#define SIM_WINDOW 8           /* packets written ahead of the client (queue depth) */
-#define SIM_MAX_NOTIFS 256     /* pending notifications (rm-rpc-fifo.c) */
+#define SIM_WINDOW 8       /* packets written ahead of the client (queue depth) */
+#define SIM_MAX_NOTIFS 256 /* pending notifications (rm-rpc-fifo.c) */
 
 typedef enum SimFaultKind {
         SIM_FAULT_DROP,
@@ -261,8 +261,8 @@ uint32_t sim_parcel_accept_for(Sim *s, SimParcel *pc, uint16_t vmid, uint64_t gu
 void sim_parcel_release_for(Sim *s, SimParcel *pc, uint16_t vmid, bool notify_owner);
 SimParcel *sim_parcel_next_accepted_by(Sim *s, uint16_t vmid);
 uint32_t sim_parcel_do_release(Sim *s, uint16_t caller, uint32_t handle);
-uint32_t sim_parcel_do_notify(Sim *s, uint16_t caller, uint32_t handle, uint8_t flags,
-                              uint32_t tag, const uint16_t *vmids, size_t n);
+uint32_t sim_parcel_do_notify(Sim *s, uint16_t caller, uint32_t handle, uint8_t flags, uint32_t tag,
+                              const uint16_t *vmids, size_t n);
 int sim_parcel_read(Sim *s, const SimParcel *pc, uint64_t off, void *buf, size_t len);
 void sim_parcel_free_all(Sim *s);
 uint8_t *sim_pool_ptr(Sim *s, uint64_t ipa, uint64_t len);
