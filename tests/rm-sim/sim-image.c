@@ -211,9 +211,11 @@ static int parse_vcpus(const void *fdt, SimVm *vm, int cfg, bool psci)
                 const char *st;
                 bool is_boot;
 
-                if (!dt || strcmp(dt, "cpu") != 0)
+                if (!dt || len < 1 || dt[len - 1] != 0 || strcmp(dt, "cpu") != 0)
                         continue;
                 st = fdt_getprop(fdt, node, "status", &len);
+                if (st && (len < 1 || st[len - 1] != 0))
+                        return -EINVAL;
                 if (st && strncmp(st, "fail", 4) == 0)
                         continue;
                 if (st && strcmp(st, "okay") != 0 && strcmp(st, "disabled") != 0)
