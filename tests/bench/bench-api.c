@@ -133,11 +133,13 @@ static void libgunyahctl_row(ApiEnv *e, Samples *raw)
                 return;
         for (unsigned rep = 0; rep < bench_cfg.reps; rep++) {
                 for (unsigned i = 0; i < bench_cfg.warmup + bench_cfg.iters; i++) {
+                        char *reply = NULL;
                         uint64_t t0 = bench_now_ns();
-                        int r = e->manager ? gunyahctl_describe_vm(h, "bench0", &(char *){ NULL })
+                        int r = e->manager ? gunyahctl_describe_vm(h, "bench0", &reply)
                                            : gunyahctl_call(h, "org.varlink.service.GetInfo",
-                                                            NULL, NULL, 0, NULL, NULL, NULL);
+                                                            NULL, NULL, 0, NULL, NULL, &reply);
                         uint64_t t1 = bench_now_ns();
+                        free(reply);
                         if (r < 0)
                                 goto out;
                         if (i >= bench_cfg.warmup)
