@@ -52,8 +52,16 @@ int api_daemon_method_info(ApiCall *call, struct json_object *parameters, void *
         api_json_add_string(o, "version", info.version);
         api_json_add_string(link, "state", manager_link_state_to_string(info.link));
         api_json_add_bool(link, "ready", info.ready);
+        if (info.rm_transport)
+                api_json_add_string(link, "transport", info.rm_transport);
+        if (info.rm_link)
+                api_json_add_string(link, "description", info.rm_link);
         api_json_add_uint(link, "calls", info.rm_calls);
-        api_json_add_uint(link, "errors", info.rm_errors);
+        api_json_add_uint(link, "rmErrors", info.rm_errors);
+        api_json_add_uint(link, "timeouts", info.rm_timeouts);
+        api_json_add_uint(link, "linkFailures", info.rm_link_failures);
+        api_json_add_uint(link, "badPackets", info.rm_bad_packets);
+        api_json_add_uint(link, "notifications", info.rm_notifications);
         api_json_add(o, "rmLink", link);
         api_json_add_string(o, "rmProfile", info.rm_profile ? info.rm_profile : "unknown");
         api_json_add(o, "capabilities", capabilities_json(&info));

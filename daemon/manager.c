@@ -202,6 +202,10 @@ void manager_get_info(Manager *m, ManagerInfo *ret)
                 .n_running = running,
                 .rm_calls = st.calls,
                 .rm_errors = st.rm_errors,
+                .rm_timeouts = st.timeouts,
+                .rm_link_failures = st.link_failures,
+                .rm_bad_packets = st.bad_packets + st.unmatched_replies + st.unknown_notifications,
+                .rm_notifications = st.notifications,
         };
 }
 

@@ -105,7 +105,11 @@ typedef struct ManagerInfo {
         const char *rm_profile;     /* "v17", "open-rm" (from caps) or "unknown" */
         uint64_t pool_ipa, pool_size, pool_used, pool_free, pool_largest_free;
         size_t n_vms, n_running;
-        uint64_t rm_calls, rm_errors; /* since start */
+        /* RM client counters since start: calls made; replies carrying an RM error (the
+         * capability probe and the VMID scan of recovery expect some); calls that timed out
+         * or died with the link; packets dropped as malformed; notifications received. */
+        uint64_t rm_calls, rm_errors, rm_timeouts, rm_link_failures, rm_bad_packets;
+        uint64_t rm_notifications;
 } ManagerInfo;
 
 /* One start progress report. stage is one of: "allocate", "load-image", "lend",

@@ -459,15 +459,26 @@ int verb_daemon_info(gunyahctl *h, const Options *o, char **args)
         struct json_object *caps = json_get(root, "capabilities", json_type_array);
         struct json_object *ready = json_get(link, "ready", json_type_boolean);
         const char *link_state = json_str(link, "state");
-        int64_t calls = 0, errors = 0;
+        int64_t calls = 0, rm_errors = 0, timeouts = 0, link_failures = 0, bad = 0;
         json_int(link, "calls", &calls);
-        json_int(link, "errors", &errors);
+        json_int(link, "rmErrors", &rm_errors);
+        json_int(link, "timeouts", &timeouts);
+        json_int(link, "linkFailures", &link_failures);
+        json_int(link, "badPackets", &bad);
         kv("Version", json_str(root, "version"), COLOUR_BOLD);
         snprintf(buf2, sizeof(buf2), "%s%s", link_state ?: "-",
                  ready && !json_object_get_boolean(ready) ? " (recovering)" : "");
         kv("RM link", buf2, output_state_colour(link_state));
-        snprintf(buf2, sizeof(buf2), "%" PRId64 " made, %" PRId64 " refused", calls, errors);
+        kv("RM transport", json_str(link, "description"), COLOUR_NONE);
+        snprintf(buf2, sizeof(buf2),
+                 "%" PRId64 " made, %" PRId64 " answered with an RM error, %" PRId64
+                 " timed out, %" PRId64 " lost with the link",
+                 calls, rm_errors, timeouts, link_failures);
         kv("RM calls", buf2, COLOUR_NONE);
+        if (bad > 0) {
+                snprintf(buf2, sizeof(buf2), "%" PRId64, bad);
+                kv("Bad RM packets", buf2, COLOUR_RED);
+        }
         kv("RM profile", json_str(root, "rmProfile"), COLOUR_NONE);
         buf2[0] = 0;
         for (size_t i = 0; caps && i < json_object_array_length(caps); i++) {
