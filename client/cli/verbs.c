@@ -26,6 +26,27 @@ static int parse_reply(const char *json, struct json_object **ret)
         return EXIT_OK;
 }
 
+/* What reply_dispatch() returns when the caller should print *ret_root for people. */
+#define REPLY_PRINT_HUMAN (-1)
+
+/* The common end of a call: a failed call is reported (its exit code returned); with --json
+ * the reply is printed as it came (EXIT_OK); otherwise it is parsed into *ret_root and
+ * REPLY_PRINT_HUMAN is returned. */
+static int reply_dispatch(gunyahctl *h, int r, const char *reply, const Options *o,
+                          const char *what, struct json_object **ret_root)
+{
+        int ret;
+
+        if (r < 0)
+                return report_error(h, r, what);
+        if (o->json) {
+                print_json_line(reply);
+                return EXIT_OK;
+        }
+        ret = parse_reply(reply, ret_root);
+        return ret == EXIT_OK ? REPLY_PRINT_HUMAN : ret;
+}
+
 static const char *bytes_str(struct json_object *o, const char *key, char *buf, size_t size)
 {
         int64_t v;
@@ -92,14 +113,9 @@ int verb_create(gunyahctl *h, const Options *o, char **args)
 
         _cleanup_free_ char *reply = NULL;
         int r = gunyahctl_create_vm(h, &spec, &reply);
-        if (r < 0)
-                return report_error(h, r, "create the VM");
-        if (o->json) {
-                print_json_line(reply);
-                return EXIT_OK;
-        }
         _cleanup_(json_object_putp) struct json_object *root = NULL;
-        if ((ret = parse_reply(reply, &root)) != EXIT_OK)
+        ret = reply_dispatch(h, r, reply, o, "create the VM", &root);
+        if (ret != REPLY_PRINT_HUMAN)
                 return ret;
         struct json_object *vm = json_get(root, "vm", json_type_object);
         char mem[32];
@@ -153,15 +169,9 @@ int verb_start(gunyahctl *h, const Options *o, char **args)
         int r = gunyahctl_start_vm(h, args[0], start_progress, &w, &reply);
         if (w.bar)
                 progress_bar_clear();
-        if (r < 0)
-                return report_error(h, r, "start the VM");
-        if (o->json) {
-                print_json_line(reply);
-                return EXIT_OK;
-        }
         _cleanup_(json_object_putp) struct json_object *root = NULL;
-        int ret = parse_reply(reply, &root);
-        if (ret != EXIT_OK)
+        int ret = reply_dispatch(h, r, reply, o, "start the VM", &root);
+        if (ret != REPLY_PRINT_HUMAN)
                 return ret;
         struct json_object *vm = json_get(root, "vm", json_type_object);
         const char *state = json_str(vm, "state") ?: json_str(root, "stage") ?: "started";
@@ -177,15 +187,9 @@ int verb_stop(gunyahctl *h, const Options *o, char **args)
         _cleanup_free_ char *reply = NULL;
         uint32_t timeout = o->timeout_sec > UINT32_MAX ? UINT32_MAX : (uint32_t)o->timeout_sec;
         int r = gunyahctl_stop_vm(h, args[0], o->force, timeout, &reply);
-        if (r < 0)
-                return report_error(h, r, "stop the VM");
-        if (o->json) {
-                print_json_line(reply);
-                return EXIT_OK;
-        }
         _cleanup_(json_object_putp) struct json_object *root = NULL;
-        int ret = parse_reply(reply, &root);
-        if (ret != EXIT_OK)
+        int ret = reply_dispatch(h, r, reply, o, "stop the VM", &root);
+        if (ret != REPLY_PRINT_HUMAN)
                 return ret;
         const char *state = json_str(json_get(root, "vm", json_type_object), "state") ?: "-";
         printf("VM %s is %s%s%s\n", args[0], output_colour(output_state_colour(state)), state,
@@ -252,15 +256,9 @@ int verb_list(gunyahctl *h, const Options *o, char **args)
 {
         _cleanup_free_ char *reply = NULL;
         int r = gunyahctl_list_vms(h, &reply);
-        if (r < 0)
-                return report_error(h, r, "list VMs");
-        if (o->json) {
-                print_json_line(reply);
-                return EXIT_OK;
-        }
         _cleanup_(json_object_putp) struct json_object *root = NULL;
-        int ret = parse_reply(reply, &root);
-        if (ret != EXIT_OK)
+        int ret = reply_dispatch(h, r, reply, o, "list VMs", &root);
+        if (ret != REPLY_PRINT_HUMAN)
                 return ret;
         struct json_object *vms = json_get(root, "vms", json_type_array);
         if (!vms || json_object_array_length(vms) == 0) {
@@ -356,15 +354,9 @@ int verb_info(gunyahctl *h, const Options *o, char **args)
 {
         _cleanup_free_ char *reply = NULL;
         int r = gunyahctl_describe_vm(h, args[0], &reply);
-        if (r < 0)
-                return report_error(h, r, "describe the VM");
-        if (o->json) {
-                print_json_line(reply);
-                return EXIT_OK;
-        }
         _cleanup_(json_object_putp) struct json_object *root = NULL;
-        int ret = parse_reply(reply, &root);
-        if (ret != EXIT_OK)
+        int ret = reply_dispatch(h, r, reply, o, "describe the VM", &root);
+        if (ret != REPLY_PRINT_HUMAN)
                 return ret;
         print_vm_info(json_get(root, "vm", json_type_object));
         return EXIT_OK;
@@ -443,15 +435,9 @@ int verb_daemon_info(gunyahctl *h, const Options *o, char **args)
 {
         _cleanup_free_ char *reply = NULL;
         int r = gunyahctl_get_daemon_info(h, &reply);
-        if (r < 0)
-                return report_error(h, r, "get the daemon's information");
-        if (o->json) {
-                print_json_line(reply);
-                return EXIT_OK;
-        }
         _cleanup_(json_object_putp) struct json_object *root = NULL;
-        int ret = parse_reply(reply, &root);
-        if (ret != EXIT_OK)
+        int ret = reply_dispatch(h, r, reply, o, "get the daemon's information", &root);
+        if (ret != REPLY_PRINT_HUMAN)
                 return ret;
         char buf2[200];
         struct json_object *link = json_get(root, "rmLink", json_type_object);
