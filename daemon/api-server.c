@@ -420,7 +420,7 @@ static void conn_dispatch(ApiConn *c, const char *msg, size_t len)
 /* Run whole messages while nothing is in flight and the client keeps up. */
 static void conn_process(ApiConn *c)
 {
-        _cleanup_(conn_unrefp) ApiConn *hold = conn_ref(c);
+        _cleanup_(conn_unrefp) _unused_ ApiConn *hold = conn_ref(c);
         while (!c->closed && !c->current && c->out_bytes <= c->server->opts.max_output) {
                 const char *msg;
                 size_t len;
@@ -525,7 +525,7 @@ static void conn_read(ApiConn *c)
 static int conn_on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
         ApiConn *c = userdata;
-        _cleanup_(conn_unrefp) ApiConn *hold = conn_ref(c);
+        _cleanup_(conn_unrefp) _unused_ ApiConn *hold = conn_ref(c);
         if (revents & EPOLLOUT)
                 (void)conn_flush(c);
         if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -571,7 +571,7 @@ static void conn_close(ApiConn *c)
         if (c->closed)
                 return;
         c->closed = true;
-        _cleanup_(conn_unrefp) ApiConn *hold = conn_ref(c);
+        _cleanup_(conn_unrefp) _unused_ ApiConn *hold = conn_ref(c);
         c->io = sd_event_source_disable_unref(c->io);
         c->defer = sd_event_source_disable_unref(c->defer);
         if (c->fd >= 0) {

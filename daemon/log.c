@@ -230,8 +230,9 @@ static void log_to_stderr(int level, const char *const *fields, const char *msg)
         (void)!write(STDERR_FILENO, line, n);
 }
 
-static int log_internalv(int level, int error, const char *const *fields, const char *file,
-                         int line, const char *func, const char *fmt, va_list ap)
+static _printf_(7, 0) int log_internalv(int level, int error, const char *const *fields,
+                                        const char *file, int line, const char *func,
+                                        const char *fmt, va_list ap)
 {
         char msg[LOG_MESSAGE_MAX];
         int saved = errno;

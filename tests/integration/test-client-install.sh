@@ -72,7 +72,10 @@ flags=$(pkg-config --define-variable=prefix="$prefix" --cflags --libs gunyahctl)
 case $flags in *"-I$prefix/include"*"-L$lib "*) ;; *) fail "pkg-config gives '$flags'" ;; esac
 # A sanitizer build of the library needs its runtime in the program, first.
 san=""
-if ldd "$lib/libgunyahctl.so.0" | grep -q libasan; then
+# (ldd's output is taken whole first: grep -q exits early, and under pipefail ldd's SIGPIPE
+# would turn a match into a failure.)
+lib_deps=$(ldd "$lib/libgunyahctl.so.0")
+if grep -q libasan <<<"$lib_deps"; then
     san="-fsanitize=address,undefined"
 fi
 # shellcheck disable=SC2086

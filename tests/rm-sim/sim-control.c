@@ -44,8 +44,6 @@ typedef struct CallCtx {
         const char *error;  /* Varlink error name or NULL */
 } CallCtx;
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
-
 static int fail(CallCtx *c, const char *error, const char *key, json_object *val)
 {
         c->error = error;
