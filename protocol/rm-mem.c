@@ -28,6 +28,8 @@
 #define MEM_HANDLE_REQ_SIZE 8u
 #define MEM_NOTIFY_FIXED 12u
 #define ACCEPT_REPLY_HDR 4u
+#define MEM_LOOKUP_FIXED 8u
+#define MEM_LOOKUP_MIN 16u
 
 ssize_t rm_decode_list_header(const uint8_t *p, size_t len, size_t entry_size, size_t *ret_count)
 {
@@ -446,4 +448,72 @@ int rm_decode_mem_notify(const uint8_t *p, size_t len, RmMemNotify *ret)
         /* Anything after the fixed part (and the list, when there is one) is ignored. */
         ret->n_vmids = n;
         return 0;
+}
+
+ssize_t rm_encode_mem_lookup_sgl(uint8_t *buf, size_t cap, const RmMemLookupSgl *m)
+{
+        BufWriter w = buf_writer(buf, cap);
+        size_t need;
+
+        if (!counts_fit(m->n_acl, m->n_sgl, m->n_attr))
+                return -E2BIG;
+        need = MEM_LOOKUP_FIXED + LIST_HDR + m->n_acl * ACL_ENTRY + LIST_HDR +
+               m->n_sgl * SGL_ENTRY + LIST_HDR + m->n_attr * ATTR_ENTRY;
+        if (cap < need)
+                return -ENOBUFS;
+        (void)buf_put_u8(&w, m->mem_type);
+        (void)buf_put_zero(&w, 3);
+        (void)buf_put_le32(&w, m->label);
+        list_hdr_put(&w, m->n_acl, 0);
+        acl_put(&w, m->acl, m->n_acl);
+        list_hdr_put(&w, m->n_sgl, 0);
+        sgl_put(&w, m->sgl, m->n_sgl);
+        list_hdr_put(&w, m->n_attr, 0);
+        attr_put(&w, m->attr, m->n_attr);
+        assert(w.len == need);
+        return (ssize_t)need;
+}
+
+int rm_decode_mem_lookup_sgl(const uint8_t *p, size_t len, RmMemLookupSgl *ret)
+{
+        BufReader r = buf_reader(p, len);
+        size_t n_acl, n_sgl, n_attr = 0;
+        int k;
+
+        if (len < MEM_LOOKUP_MIN)
+                return -EBADMSG;
+        (void)buf_skip(&r, MEM_LOOKUP_FIXED);
+        k = list_begin(&r, ACL_ENTRY, &n_acl);
+        if (k < 0)
+                return k;
+        acl_get(&r, ret->acl, n_acl);
+        k = list_begin(&r, SGL_ENTRY, &n_sgl);
+        if (k < 0)
+                return k;
+        sgl_get(&r, ret->sgl, n_sgl);
+        ret->has_attr_list = r.len > 0;
+        if (ret->has_attr_list) {
+                k = list_begin(&r, ATTR_ENTRY, &n_attr);
+                if (k < 0)
+                        return k;
+                attr_get(&r, ret->attr, n_attr);
+        }
+        if (r.len != 0)
+                return -EBADMSG;
+        ret->mem_type = p[0];
+        ret->label = le32_get(p + 4);
+        ret->n_acl = n_acl;
+        ret->n_sgl = n_sgl;
+        ret->n_attr = n_attr;
+        return 0;
+}
+
+ssize_t rm_encode_mem_lookup_sgl_reply(uint8_t *buf, size_t cap, uint32_t handle)
+{
+        return rm_encode_mem_create_reply(buf, cap, handle);
+}
+
+int rm_decode_mem_lookup_sgl_reply(const uint8_t *p, size_t len, uint32_t *ret_handle)
+{
+        return rm_decode_mem_create_reply(p, len, ret_handle);
 }

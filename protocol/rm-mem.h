@@ -125,3 +125,31 @@ typedef struct RmMemNotify {
 } RmMemNotify;
 ssize_t rm_encode_mem_notify(uint8_t *buf, size_t cap, const RmMemNotify *m);
 int rm_decode_mem_notify(const uint8_t *p, size_t len, RmMemNotify *ret);
+
+/*
+ * MEM_QCOM_LOOKUP_SGL 0x5100001A: find the handle of a parcel the caller owns from its
+ * description. Not in rm-protocol.md; layout from the open RM (memparcel_msg.h lookup
+ * request, memparcel.c lookup handler): u8 mem_type, 3 res, u32 label, ACL list, SGL list,
+ * optional attr list. Minimum 16 bytes (the fixed part and the ACL and SGL list headers);
+ * the lists must consume the message exactly. Reply data: u32 handle, exactly 4 bytes.
+ * The RM matches only parcels owned by the caller in the SHARING state (finalized, accepted
+ * by nobody), with the same mem_type, ACL (vmid and rights, in order), SGL (owner IPA and
+ * size per region, in order) and attr list; the label is not compared. No match:
+ * LOOKUP_FAILED (0xE). The encoder always writes the attr list header.
+ */
+typedef struct RmMemLookupSgl {
+        uint8_t mem_type; /* RmMemType */
+        uint32_t label;
+        size_t n_acl;
+        RmAclEntry *acl;
+        size_t n_sgl;
+        RmSglEntry *sgl;
+        bool has_attr_list;
+        size_t n_attr;
+        RmAttrEntry *attr;
+} RmMemLookupSgl;
+ssize_t rm_encode_mem_lookup_sgl(uint8_t *buf, size_t cap, const RmMemLookupSgl *m);
+int rm_decode_mem_lookup_sgl(const uint8_t *p, size_t len, RmMemLookupSgl *ret);
+/* Reply data: u32 handle, exactly 4 bytes (-EBADMSG otherwise). */
+ssize_t rm_encode_mem_lookup_sgl_reply(uint8_t *buf, size_t cap, uint32_t handle);
+int rm_decode_mem_lookup_sgl_reply(const uint8_t *p, size_t len, uint32_t *ret_handle);

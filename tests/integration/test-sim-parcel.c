@@ -292,6 +292,45 @@ TEST(owner_cannot_accept_or_release)
         t_stop(&t);
 }
 
+/* MEM_QCOM_LOOKUP_SGL request built by hand from the open RM's layout: u8 mem_type, 3 res,
+ * u32 label, ACL list, SGL list, then (attr >= 0) an attr list header with no entries. */
+#define LOOKUP 0x5100001A
+static uint32_t lookup(T *t, uint8_t mem_type, uint32_t label, uint16_t vmid, uint8_t rights,
+                       const uint64_t *sgl, size_t n_sgl, bool attr, uint32_t *handle)
+{
+        W w = {.n = 0};
+        uint8_t out[8];
+        size_t olen = 0;
+        uint32_t e;
+
+        w_u8(&w, mem_type);
+        w_u8(&w, 0);
+        w_u16(&w, 0);
+        w_u32(&w, label);
+        w_u16(&w, 1);
+        w_u16(&w, 0);
+        w_u16(&w, vmid);
+        w_u8(&w, rights);
+        w_u8(&w, 0);
+        w_u16(&w, (uint16_t)n_sgl);
+        w_u16(&w, 0);
+        for (size_t i = 0; i < n_sgl; i++) {
+                w_u64(&w, sgl[2 * i]);
+                w_u64(&w, sgl[2 * i + 1]);
+        }
+        if (attr)
+                w_u32(&w, 0);
+        e = t_call(t, LOOKUP, w.b, w.n, out, &olen);
+        if (e == 0) {
+                ASSERT_EQ(olen, 4);
+                if (handle)
+                        *handle = (uint32_t)out[0] | (uint32_t)out[1] << 8 |
+                                  (uint32_t)out[2] << 16 | (uint32_t)out[3] << 24;
+        } else
+                ASSERT_EQ(olen, 0);
+        return e;
+}
+
 TEST(notify_rules_and_mem_shared_layout)
 {
         uint16_t acl[2] = {3, 0x80}, v80 = 0x80, host = 3, v81 = 0x81, v99 = 0x99;
@@ -368,7 +407,84 @@ TEST(notify_shared_to_ready_vm_is_accepted_by_rm)
                 const uint8_t acc[12] = {(uint8_t)h, 0, 0, 0, 0x81, 0, 0, 0, 7, 0, 0, 0};
                 t_expect_notif(&t, 0x51100013, acc, sizeof(acc));
                 ASSERT_EQ(handle_call(&t, 0x51000015, h, 0), 0xB); /* in use */
+                /* accepted (SHARED): no longer found */
+                ASSERT_EQ(
+                    lookup(&t, 0, 0, 0x81, 6, (uint64_t[]){POOL(0x900000), 0x1000}, 1, true, NULL),
+                    0xE);
         }
+        t_stop(&t);
+}
+
+TEST(lookup_sgl_matching_and_codes)
+{
+        uint16_t v80 = 0x80;
+        uint8_t rwx = 7;
+        uint64_t sgl[4] = {POOL(0x4000), 0x2000, POOL(0x10000), 0x1000};
+        uint64_t swapped[4] = {POOL(0x10000), 0x1000, POOL(0x4000), 0x2000};
+        uint64_t shorter[4] = {POOL(0x4000), 0x1000, POOL(0x10000), 0x1000};
+        uint64_t *big = calloc(2 * 600, sizeof(uint64_t));
+        uint32_t h = 0xFFFFFFFF, got = 0, h2;
+        size_t n;
+        T t;
+
+        ASSERT_TRUE(big);
+        t_start(&t, NULL);
+        ASSERT_EQ(t_alloc(&t), 0x80);
+        ASSERT_EQ(lookup(&t, 0, 0, 0x80, 7, sgl, 2, true, NULL), 0xE); /* nothing lent yet */
+        ASSERT_EQ(create(&t, LEND, 0, 0, &v80, &rwx, 1, sgl, 2, NULL, 0, &h), 0);
+        ASSERT_EQ(lookup(&t, 0, 0, 0x80, 7, sgl, 2, true, &got), 0);
+        ASSERT_EQ(got, h);
+        got = 0xFFFFFFFF;
+        ASSERT_EQ(lookup(&t, 0, 0x5555, 0x80, 7, sgl, 2, false, &got), 0); /* label, no attrs */
+        ASSERT_EQ(got, h);
+        ASSERT_EQ(lookup(&t, 1, 0, 0x80, 7, sgl, 2, true, NULL), 0xE);     /* mem_type */
+        ASSERT_EQ(lookup(&t, 0, 0, 0x80, 6, sgl, 2, true, NULL), 0xE);     /* rights */
+        ASSERT_EQ(lookup(&t, 0, 0, 0x81, 7, sgl, 2, true, NULL), 0xE);     /* vmid */
+        ASSERT_EQ(lookup(&t, 0, 0, 0x80, 7, swapped, 2, true, NULL), 0xE); /* SGL order */
+        ASSERT_EQ(lookup(&t, 0, 0, 0x80, 7, shorter, 2, true, NULL), 0xE); /* a size */
+        ASSERT_EQ(lookup(&t, 0, 0, 0x80, 7, sgl, 1, true, NULL), 0xE);     /* a prefix */
+        /* lengths: under 16 bytes, a trailing byte, a cut list are MSG_INVALID; 513 entries
+         * NORESOURCE */
+        {
+                uint8_t raw[16] = {0};
+                ASSERT_EQ(t_call(&t, LOOKUP, raw, 15, NULL, NULL), 0x4);
+                ASSERT_EQ(t_call(&t, LOOKUP, raw, 16, NULL, NULL), 0xE); /* empty lists */
+                W w = {.n = 0};
+                w_u32(&w, 0);
+                w_u32(&w, 0);
+                w_u32(&w, 0);
+                w_u32(&w, 0);
+                w_u8(&w, 0);
+                ASSERT_EQ(t_call_w(&t, LOOKUP, &w), 0x4);
+                w.n = 0;
+                w_u32(&w, 0);
+                w_u32(&w, 0);
+                w_u32(&w, 1); /* one ACL entry announced, none there */
+                w_u32(&w, 0);
+                ASSERT_EQ(t_call_w(&t, LOOKUP, &w), 0x4);
+                w.n = 0;
+                w_u32(&w, 0);
+                w_u32(&w, 0);
+                w_u32(&w, 0);
+                w_u16(&w, 513);
+                w_u16(&w, 0);
+                ASSERT_EQ(t_call_w(&t, LOOKUP, &w), 0x2);
+        }
+        /* an open (APPEND) parcel is not SHARING: found only once finalized */
+        for (size_t i = 0; i < 600; i++) {
+                big[2 * i] = POOL(0x1000000 + i * 0x2000);
+                big[2 * i + 1] = 0x1000;
+        }
+        ASSERT_EQ(create(&t, LEND, 0, 2, &v80, &rwx, 1, big, 300, NULL, 0, &h2), 0);
+        ASSERT_STREQ(parcel_state(&t, h2, &n), "OPEN");
+        ASSERT_EQ(lookup(&t, 0, 0, 0x80, 7, big, 300, true, NULL), 0xE);
+        ASSERT_EQ(append(&t, h2, 1, 300, 100), 0);
+        ASSERT_EQ(lookup(&t, 0, 0, 0x80, 7, big, 400, true, &got), 0);
+        ASSERT_EQ(got, h2);
+        /* reclaimed: gone */
+        ASSERT_EQ(handle_call(&t, 0x51000015, h, 0), 0);
+        ASSERT_EQ(lookup(&t, 0, 0, 0x80, 7, sgl, 2, true, NULL), 0xE);
+        free(big);
         t_stop(&t);
 }
 

@@ -640,6 +640,50 @@ static uint32_t h_notify(Sim *s, uint16_t caller, const uint8_t *p, size_t len, 
                                     m.n_vmids);
 }
 
+/* MEM_QCOM_LOOKUP_SGL (the open RM's memparcel lookup): the oldest parcel the caller owns in
+ * SHARING (finalized, accepted by nobody) whose mem_type, ACL (vmid and rights), SGL and attr
+ * list equal the request's, entry by entry in order. The label is not compared. */
+static bool lookup_matches(const SimParcel *pc, uint16_t caller, const RmMemLookupSgl *m)
+{
+        if (pc->owner != caller || pc->open || parcel_accepted(pc) || pc->mem_type != m->mem_type ||
+            pc->n_acl != m->n_acl || pc->n_sgl != m->n_sgl || pc->n_attr != m->n_attr)
+                return false;
+        for (size_t i = 0; i < m->n_acl; i++)
+                if (pc->acl[i].vmid != m->acl[i].vmid || pc->acl[i].rights != m->acl[i].rights)
+                        return false;
+        for (size_t i = 0; i < m->n_sgl; i++)
+                if (pc->sgl[i].ipa != m->sgl[i].ipa || pc->sgl[i].size != m->sgl[i].size)
+                        return false;
+        for (size_t i = 0; i < m->n_attr; i++)
+                if (pc->attr[i].attr != m->attr[i].attr || pc->attr[i].vmid != m->attr[i].vmid)
+                        return false;
+        return true;
+}
+
+static uint32_t h_lookup_sgl(Sim *s, uint16_t caller, const uint8_t *p, size_t len, SimReply *reply)
+{
+        _cleanup_free_ ListBufs *b = malloc(sizeof(*b));
+        const SimParcel *found = NULL;
+        RmMemLookupSgl m;
+        uint8_t out[4];
+        int r;
+
+        if (!b)
+                return RM_ERROR_NOMEM;
+        m = (RmMemLookupSgl){.acl = b->acl, .sgl = b->sgl, .attr = b->attr};
+        r = rm_decode_mem_lookup_sgl(p, len, &m);
+        if (r < 0)
+                return decode_err(r);
+        /* s->parcels is newest first; the RM walks its list oldest first. */
+        for (const SimParcel *pc = s->parcels; pc; pc = pc->next)
+                if (lookup_matches(pc, caller, &m))
+                        found = pc;
+        if (!found)
+                return RM_ERROR_LOOKUP_FAILED;
+        le32_put(out, found->handle);
+        return sim_reply_put(reply, out, 4) < 0 ? RM_ERROR_NOMEM : RM_OK;
+}
+
 static uint32_t h_lend(Sim *s, uint16_t c, const uint8_t *p, size_t len, SimReply *r)
 {
         return h_create(s, c, RM_TRANS_LEND, p, len, r);
@@ -659,7 +703,7 @@ static const struct {
 } parcel_table[] = {
     {RM_MEM_LEND, h_lend},       {RM_MEM_SHARE, h_share},   {RM_MEM_DONATE, h_donate},
     {RM_MEM_APPEND, h_append},   {RM_MEM_ACCEPT, h_accept}, {RM_MEM_RELEASE, h_release},
-    {RM_MEM_RECLAIM, h_reclaim}, {RM_MEM_NOTIFY, h_notify},
+    {RM_MEM_RECLAIM, h_reclaim}, {RM_MEM_NOTIFY, h_notify}, {RM_MEM_QCOM_LOOKUP_SGL, h_lookup_sgl},
 };
 
 uint32_t sim_parcel_handle(Sim *s, uint16_t caller, uint32_t msg_id, const uint8_t *p, size_t len,

@@ -443,4 +443,78 @@ TEST(mem_notify)
         ASSERT_EQ(d.n_vmids, 0);
 }
 
+/* MEM_QCOM_LOOKUP_SGL, typed from the open RM's lookup request layout (memparcel_msg.h):
+ * u8 mem_type, 3 res, u32 label, then the ACL, SGL and (optional) attr lists. */
+static const uint8_t lookup[56] = {
+        0x00, 0x00, 0x00, 0x00,                         /* mem_type NORMAL, 3 res */
+        0x44, 0x33, 0x22, 0x11,                         /* label 0x11223344 */
+        0x01, 0x00, 0x00, 0x00,                         /* ACL header: 1 */
+        0x81, 0x00, 0x07, 0x00,                         /* {vmid 0x81, RWX} */
+        0x02, 0x00, 0x00, 0x00,                         /* SGL header: 2 */
+        0x00, 0x00, 0x40, 0x80, 0x00, 0x00, 0x00, 0x00, /* ipa 0x80400000 */
+        0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, /* size 0x200000 */
+        0x00, 0x10, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, /* ipa 0x100001000 */
+        0x00, 0x30, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* size 0x3000 */
+        0x00, 0x00, 0x00, 0x00,                         /* attr header: 0 */
+};
+
+TEST(mem_lookup_sgl_golden)
+{
+        RmAclEntry a = { .vmid = 0x81, .rights = RM_ACL_RWX };
+        RmSglEntry s[2] = { { .ipa = 0x80400000, .size = 0x200000 },
+                            { .ipa = 0x100001000, .size = 0x3000 } };
+        RmMemLookupSgl d = { .acl = acl, .sgl = sgl, .attr = attr };
+        uint32_t h = 0;
+
+        ASSERT_EQ(rm_encode_mem_lookup_sgl(buf, sizeof(buf),
+                                           &(RmMemLookupSgl){ .label = 0x11223344, .n_acl = 1,
+                                                              .acl = &a, .n_sgl = 2, .sgl = s }),
+                  56);
+        ASSERT_MEMEQ(buf, lookup, 56);
+        ASSERT_EQ(rm_encode_mem_lookup_sgl(buf, 55,
+                                           &(RmMemLookupSgl){ .n_acl = 1, .acl = &a, .n_sgl = 2,
+                                                              .sgl = s }),
+                  -ENOBUFS);
+        ASSERT_EQ(rm_decode_mem_lookup_sgl(lookup, 56, &d), 0);
+        ASSERT_EQ(d.mem_type, 0);
+        ASSERT_EQ(d.label, 0x11223344u);
+        ASSERT_EQ(d.n_acl, 1);
+        ASSERT_EQ(d.acl[0].vmid, 0x81);
+        ASSERT_EQ(d.acl[0].rights, 7);
+        ASSERT_EQ(d.n_sgl, 2);
+        ASSERT_U64_EQ(d.sgl[1].ipa, 0x100001000ull);
+        ASSERT_U64_EQ(d.sgl[1].size, 0x3000);
+        ASSERT_TRUE(d.has_attr_list);
+        ASSERT_EQ(d.n_attr, 0);
+        /* the attr list may be absent */
+        ASSERT_EQ(rm_decode_mem_lookup_sgl(lookup, 52, &d), 0);
+        ASSERT_TRUE(!d.has_attr_list);
+        /* exact length: a cut entry or a trailing byte is malformed */
+        memcpy(buf, lookup, 56);
+        ASSERT_EQ(rm_decode_mem_lookup_sgl(buf, 55, &d), -EBADMSG);
+        ASSERT_EQ(rm_decode_mem_lookup_sgl(buf, 51, &d), -EBADMSG);
+        buf[56] = 0;
+        ASSERT_EQ(rm_decode_mem_lookup_sgl(buf, 57, &d), -EBADMSG);
+        /* minimum: fixed part plus empty ACL and SGL headers, 16 bytes */
+        static const uint8_t empty[16] = { 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+        ASSERT_EQ(rm_decode_mem_lookup_sgl(empty, 16, &d), 0);
+        ASSERT_EQ(d.mem_type, 1);
+        ASSERT_EQ(d.n_acl, 0);
+        ASSERT_EQ(d.n_sgl, 0);
+        ASSERT_EQ(rm_decode_mem_lookup_sgl(empty, 15, &d), -EBADMSG);
+        ASSERT_EQ(rm_decode_mem_lookup_sgl(empty, 0, &d), -EBADMSG);
+        /* a list count above 512 */
+        buf[16] = 0x01;
+        buf[17] = 0x02; /* SGL count 513 */
+        ASSERT_EQ(rm_decode_mem_lookup_sgl(buf, 56, &d), -E2BIG);
+        /* reply: a u32 handle, exactly */
+        static const uint8_t reply[4] = { 0x2a, 0x00, 0x00, 0x00 };
+        ASSERT_EQ(rm_encode_mem_lookup_sgl_reply(buf, sizeof(buf), 42), 4);
+        ASSERT_MEMEQ(buf, reply, 4);
+        ASSERT_EQ(rm_decode_mem_lookup_sgl_reply(reply, 4, &h), 0);
+        ASSERT_EQ(h, 42u);
+        ASSERT_EQ(rm_decode_mem_lookup_sgl_reply(reply, 3, &h), -EBADMSG);
+        ASSERT_EQ(rm_decode_mem_lookup_sgl_reply(buf, 5, &h), -EBADMSG);
+}
+
 TEST_MAIN()
