@@ -157,13 +157,10 @@ static void recover_finish(Vm *vm, int r, const ManagerError *err)
         Manager *m = vm->manager;
 
         vm_op_finish(vm, r, err);
-        if (vm->hidden) {
-                if (r >= 0) {
-                        manager_destroy_vm(m, vm);
-                        if (vm->n_calls == 0)
-                                vm_free(vm);
-                }
-        }
+        if (vm->hidden && r >= 0)
+                manager_destroy_vm(m, vm);
+        if (vm->dead && vm->n_calls == 0)
+                vm_free(vm);
         sync_step_done(m);
 }
 
@@ -199,8 +196,14 @@ static void recover_released(Vm *vm, int r, const ManagerError *err)
                         vm_set_state(vm, VM_STATE_FAILED, &cause);
                 else {
                         vm_set_state(vm, VM_STATE_STOPPED, &cause);
-                        if (!vm->config.persistent)
-                                vm_delete_records(vm, true);
+                        /* manager.h: a transient VM is kept only while it holds RM
+                         * resources; released now, it is forgotten. */
+                        if (!vm->config.persistent) {
+                                log_vm_info(vm->config.name, -1,
+                                            "Transient VM %s released by recovery: forgotten",
+                                            vm->config.name);
+                                manager_destroy_vm(vm->manager, vm);
+                        }
                 }
         }
         recover_finish(vm, r, err);
