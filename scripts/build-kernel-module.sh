@@ -15,7 +15,13 @@ out=$(realpath -m "${1:-build-kmod}")
 
 ./scripts/install-deps.sh --kernel
 kheaders_root=${GUNYAH_KHEADERS_ROOT:-/var/cache/gunyahd-cross}
-kdir=${KDIR:-$(ls -d "$kheaders_root"/linux-headers-*-arm64 2>/dev/null | sort -V | tail -n1)}
+if [ -z "${KDIR:-}" ]; then
+    shopt -s nullglob
+    dirs=("$kheaders_root"/linux-headers-*-arm64)
+    shopt -u nullglob
+    [ ${#dirs[@]} -eq 0 ] || KDIR=$(printf '%s\n' "${dirs[@]}" | sort -V | tail -n1)
+fi
+kdir=${KDIR:-$kheaders_root/(none)}
 [ -f "$kdir/Makefile" ] || { echo "build-kernel-module: no arm64 headers in '$kdir'" >&2; exit 1; }
 release=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$kdir/include/generated/utsrelease.h")
 cc_version=$(sed -n 's/^CONFIG_GCC_VERSION=//p' "$kdir/include/config/auto.conf")

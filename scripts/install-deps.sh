@@ -40,9 +40,11 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 
 # The arm64 ABI the archive offers now (linux-headers-arm64 -> linux-headers-<abi>-arm64).
+# Empty (not a failure) while apt does not know arm64 yet.
 kernel_abi() {
-    apt-cache depends linux-headers-arm64:arm64 2>/dev/null |
-        sed -n 's/^ *Depends: linux-headers-\(.*\)-arm64:arm64$/\1/p' | head -n1
+    local deps
+    deps=$(apt-cache depends linux-headers-arm64:arm64 2>/dev/null) || return 0
+    sed -n 's/^ *Depends: linux-headers-\(.*\)-arm64:arm64$/\1/p;T;q' <<<"$deps"
 }
 
 install_kernel_headers() {
@@ -61,8 +63,7 @@ install_kernel_headers() {
         return 0
     fi
     echo "install-deps: arm64 kernel headers $abi ($ver)" >&2
-    $sudo apt-get install -y -qq --no-install-recommends "linux-kbuild-6.1=$ver" \
-        "linux-headers-$abi-common=$ver" >/dev/null
+    apt_install "linux-kbuild-6.1=$ver" "linux-headers-$abi-common=$ver"
     tmp=$(mktemp -d)
     (cd "$tmp" && apt-get download -qq "linux-headers-$abi-arm64:arm64=$ver" 2>/dev/null) ||
         { echo "install-deps: apt-get download linux-headers-$abi-arm64:arm64=$ver failed" >&2; exit 1; }
@@ -77,9 +78,61 @@ install_kernel_headers() {
     echo "$ver" | $sudo tee "$dir/.version" >/dev/null
 }
 
+# Installed for the architecture asked for (a bare name means the native one, as for apt;
+# with arm64 added, dpkg-query answers for every architecture's instance).
+installed() {
+    local arch status
+    case "$1" in
+    *:*) arch=${1##*:} ;;
+    *) arch=$(dpkg --print-architecture) ;;
+    esac
+    status=$(dpkg-query -W -f='${Architecture} ${Status}\n' "$1" 2>/dev/null) || return 1
+    grep -qxE "($arch|all) install ok installed" <<<"$status"
+}
+
+# apt-get install that never removes anything (--no-remove: apt aborts instead), so an
+# arm64 package can never take an amd64 one (a build dependency, the native compiler) away.
+# The output is kept and shown when apt fails; its summary line says what changed.
+apt_install() {
+    local log rc=0
+    log=$(mktemp)
+    $sudo apt-get install -y -q --no-install-recommends --no-remove \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >"$log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        cat "$log" >&2
+        rm -f "$log"
+        echo "install-deps: apt-get install $* failed" >&2
+        exit 1
+    fi
+    sed -n 's/^\([0-9]* upgraded, .*\)$/install-deps: \1/p' "$log" >&2
+    rm -f "$log"
+}
+
+# A Multi-Arch: same package has one version on every architecture (dpkg enforces it). For
+# each arm64 package asked for whose amd64 twin is installed: take the twin's version when
+# the archive still has it for arm64 (the native side does not move), else ask for both at
+# the candidate version so apt upgrades them together. apt keeps the twins of their
+# dependencies (libsystemd0, libc6, libcap2, ...) in step itself, upgrading the amd64 ones
+# when it must; with --no-remove that can only upgrade, never remove.
+pin_arm64() {
+    local p=$1 base=${1%:arm64} ver
+    if ! installed "$base:amd64"; then
+        echo "$p"
+        return
+    fi
+    ver=$(dpkg-query -W -f='${Version}' "$base:amd64")
+    if apt-cache madison "$p" | awk -F'|' -v v="$ver" '{ gsub(/ /, "", $2) } $2 == v { f = 1 } END { exit !f }'; then
+        echo "$p=$ver"
+    else
+        echo "install-deps: $base:amd64 $ver is no longer in the archive: upgrading it with $p" >&2
+        echo "$p"
+        echo "$base:amd64"
+    fi
+}
+
 missing=()
 for p in "${want[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    installed "$p" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     for p in "${missing[@]}"; do
@@ -87,6 +140,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     done
     echo "install-deps: installing ${missing[*]}" >&2
     $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    args=()
+    for p in "${missing[@]}"; do
+        case "$p" in
+        *:arm64) mapfile -t -O "${#args[@]}" args < <(pin_arm64 "$p") ;;
+        *) args+=("$p") ;;
+        esac
+    done
+    apt_install "${args[@]}"
 fi
 [ "$kernel" -eq 0 ] || install_kernel_headers
