@@ -51,6 +51,7 @@ struct ApiConn {
         ApiCall *current;       /* the call waiting for its final reply */
         bool eof;               /* the peer will send nothing more */
         bool output_dead;       /* writes failed: replies are dropped */
+        bool processing;        /* conn_process() runs: it sets the epoll mask at its end */
         bool closed;
 };
 

@@ -12,6 +12,10 @@
  * waiting, output below max_output); otherwise its input stays in the kernel's socket
  * buffer, which is what bounds a client that pipelines or does not read. EPOLLHUP (the peer
  * closed) is always reported, so a client that leaves during a long call is noticed.
+ * A reply goes to the socket at once when nothing is queued ahead of it; only what the
+ * socket does not take waits in the output queue for EPOLLOUT. While conn_process() runs
+ * the calls of a connection, replies neither touch the epoll mask nor kick the defer source:
+ * conn_process() sets the mask once at its end, so a synchronous call costs one loop turn.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -150,31 +154,53 @@ void api_call_set_disconnect(ApiCall *c, ApiCallDisconnectFn fn, void *userdata)
 
 /* ---- output ---- */
 
-/* Queue one serialized message (NUL included). Output to a peer that stopped reading for
- * good (EPIPE) is dropped. */
+/* The peer stopped reading for good (EPIPE, ECONNRESET): keep serving what it sent (oneway
+ * calls before a close), drop every reply. */
+static void conn_output_failed(ApiConn *c, int error)
+{
+        log_debug_errno(error, "API connection: write failed, dropping output: %m");
+        c->output_dead = true;
+        conn_free_output(c);
+}
+
+/* Send or queue one serialized message (NUL included; data is consumed). When nothing is
+ * queued ahead of it, it goes to the socket at once and only what the socket did not take is
+ * queued; the rest leaves on EPOLLOUT. Inside conn_process() the epoll mask is left for
+ * conn_process() to set once at its end. Output to a peer that stopped reading for good
+ * (EPIPE) is dropped. */
 static int conn_queue(ApiConn *c, char *data, size_t len)
 {
-        if (c->closed || c->output_dead) {
-                free(data);
+        _cleanup_free_ char *m = data;
+        size_t off = 0;
+
+        if (c->closed || c->output_dead)
                 return c->closed ? -ENOTCONN : 0;
+        if (!c->out_head) {
+                ssize_t n = send(c->fd, m, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                        conn_output_failed(c, errno);
+                        return 0;
+                }
+                if (n > 0)
+                        off = (size_t)n;
+                if (off == len)
+                        return 0;
         }
-        ApiOut *o = malloc(sizeof(*o) + len);
-        if (!o) {
-                free(data);
+        ApiOut *o = malloc(sizeof(*o) + (len - off));
+        if (!o)
                 return -ENOMEM;
-        }
         o->next = NULL;
-        o->len = len;
+        o->len = len - off;
         o->off = 0;
-        memcpy(o->data, data, len);
-        free(data);
+        memcpy(o->data, m + off, len - off);
         if (c->out_tail)
                 c->out_tail->next = o;
         else
                 c->out_head = o;
         c->out_tail = o;
-        c->out_bytes += len;
-        conn_update_events(c);
+        c->out_bytes += len - off;
+        if (!c->processing)
+                conn_update_events(c);
         return 0;
 }
 
@@ -187,11 +213,7 @@ static int conn_flush(ApiConn *c)
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 return 0;
-                        /* The peer is gone for writing; keep serving what it sent (oneway
-                         * calls before a close), drop every reply. */
-                        log_debug_errno(errno, "API connection: write failed, dropping output: %m");
-                        c->output_dead = true;
-                        conn_free_output(c);
+                        conn_output_failed(c, errno);
                         return 0;
                 }
                 o->off += (size_t)n;
@@ -219,7 +241,10 @@ static void call_complete(ApiCall *call)
                 c->current = NULL;
                 api_call_unref(call); /* the connection's reference */
         }
-        conn_kick(c);
+        /* Inside conn_process() its loop runs the next message; otherwise a loop turn
+         * does (never from the handler's stack). */
+        if (!c->processing)
+                conn_kick(c);
         conn_unref(c);
 }
 
@@ -418,9 +443,8 @@ static void conn_dispatch(ApiConn *c, const char *msg, size_t len)
 }
 
 /* Run whole messages while nothing is in flight and the client keeps up. */
-static void conn_process(ApiConn *c)
+static void conn_process_messages(ApiConn *c)
 {
-        _cleanup_(conn_unrefp) _unused_ ApiConn *hold = conn_ref(c);
         while (!c->closed && !c->current && c->out_bytes <= c->server->opts.max_output) {
                 const char *msg;
                 size_t len;
@@ -435,6 +459,16 @@ static void conn_process(ApiConn *c)
                         break;
                 conn_dispatch(c, msg, len);
         }
+}
+
+static void conn_process(ApiConn *c)
+{
+        _cleanup_(conn_unrefp) _unused_ ApiConn *hold = conn_ref(c);
+        bool was_processing = c->processing;
+
+        c->processing = true;
+        conn_process_messages(c);
+        c->processing = was_processing;
         if (c->closed)
                 return;
         /* After the peer's EOF: close once every call ran and every reply left (a partial

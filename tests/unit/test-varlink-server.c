@@ -561,6 +561,72 @@ static bool echo_calls_is(void *userdata)
         return echo_calls == *(unsigned *)userdata;
 }
 
+/* A synchronous call costs one loop turn: its reply is in the socket when the iteration
+ * that read the call returns, and nothing (no EPOLLOUT, no defer) is left pending. */
+TEST(synchronous_reply_in_one_turn)
+{
+        Fixture f;
+        fixture_setup(&f, NULL);
+        TestClient c;
+        client_open(&f, &c);
+        void *arg[2] = { f.s, (void *)(uintptr_t)1 };
+        ASSERT_TRUE(test_pump_until(f.e, n_connections_is, arg));
+        for (int i = 0; i < 3; i++) {
+                echo_calls = 0;
+                ASSERT_OK(test_send_msg(f.e, &c, "{\"method\":\"org.example.test.Echo\","
+                                                 "\"parameters\":{\"text\":\"t\"}}"));
+                unsigned want = 1;
+                ASSERT_TRUE(test_pump_until(f.e, echo_calls_is, &want));
+                struct pollfd p = { .fd = c.fd, .events = POLLIN };
+                ASSERT_EQ(poll(&p, 1, 0), 1);
+                ASSERT_EQ(sd_event_run(f.e, 0), 0);
+                VarlinkReply r;
+                ASSERT_EQ(test_recv_reply(f.e, &c, &r), 1);
+                ASSERT_STREQ(test_param_string(&r, "text"), "t");
+                varlink_reply_done(&r);
+                ASSERT_EQ(api_server_queued_bytes(f.s), 0);
+        }
+        test_client_done(&c);
+        fixture_teardown(&f);
+}
+
+/* Replies larger than the socket buffer: the part the socket does not take is queued and
+ * the next reply waits behind it, so both arrive whole and in order. */
+TEST(large_replies_in_order)
+{
+        Fixture f;
+        fixture_setup(&f, NULL);
+        TestClient c;
+        client_open(&f, &c);
+        size_t big = 600 * 1024;
+        _cleanup_free_ char *wire = malloc(2 * (big + 100));
+        ASSERT_TRUE(wire != NULL);
+        size_t len = 0;
+        for (int k = 0; k < 2; k++) {
+                len += (size_t)sprintf(wire + len, "{\"method\":\"org.example.test.Echo\","
+                                                   "\"parameters\":{\"n\":%d,\"text\":\"", k);
+                memset(wire + len, 'a' + k, big);
+                len += big;
+                len += (size_t)sprintf(wire + len, "\"}}");
+                wire[len++] = '\0';
+        }
+        ASSERT_OK(test_send(f.e, &c, wire, len));
+        for (int k = 0; k < 2; k++) {
+                VarlinkReply r;
+                ASSERT_EQ(test_recv_reply(f.e, &c, &r), 1);
+                ASSERT_TRUE(r.error == NULL);
+                ASSERT_EQ(test_param_int(&r, "n"), k);
+                const char *t = test_param_string(&r, "text");
+                ASSERT_TRUE(t != NULL);
+                ASSERT_EQ(strlen(t), big);
+                ASSERT_TRUE(t[0] == 'a' + k && t[big - 1] == 'a' + k);
+                varlink_reply_done(&r);
+        }
+        ASSERT_EQ(api_server_queued_bytes(f.s), 0);
+        test_client_done(&c);
+        fixture_teardown(&f);
+}
+
 /* A client that sends and leaves: its oneway calls still run; a call in flight when it
  * leaves completes unobserved; the connection goes away without busy-looping. */
 TEST(client_leaves)
