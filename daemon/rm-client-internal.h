@@ -25,6 +25,8 @@ struct RmCall {
         void *userdata;
         uint64_t timeout; /* usec, from the moment it is sent */
         uint64_t t_submit, t_sent;
+        uint64_t deadline; /* CLOCK_MONOTONIC usec, set when sent */
+        int send_error;    /* in flight but not sent (or no timer): the pump fails it */
         size_t len;
         uint8_t payload[];
 };
@@ -53,9 +55,12 @@ struct RmClient {
         bool closing;     /* rm_client_free() runs: no new calls */
         RmCall *inflight; /* the one request on the wire, or NULL */
         RmCallQueue *ring_head, *ring_tail;
+        uint32_t last_key; /* queue key of the call sent last (round-robin) */
+        bool have_last_key;
         size_t n_waiting;
         sd_event_source *pump;  /* defer: sends the next call from the loop */
-        sd_event_source *timer; /* deadline of the call in flight */
+        sd_event_source *timer; /* deadline of the call in flight (armed lazily) */
+        uint64_t timer_at;      /* the time the timer is armed for, 0 = off */
 
         bool have_last_timeout; /* to tell a late reply from a stray one in the log */
         uint16_t last_timeout_seq;

@@ -90,7 +90,7 @@ static const char *id_name(uint32_t msg_id)
 
 static bool call_matches(const RmCall *call, const RmHeader *h)
 {
-        return call && call->seq == h->seq && call->msg_id == h->msg_id;
+        return call && !call->send_error && call->seq == h->seq && call->msg_id == h->msg_id;
 }
 
 static void handle_aborted(RmClient *c, const RmHeader *h)

@@ -5,10 +5,15 @@
  * input) is in rm-client-rx.c; both share rm-client-internal.h.
  *
  * Call life cycle:
- *   rm_client_call*()  -> waiting in the FIFO of its queue key (never sent from the caller's
- *                         stack: the pump runs from a defer source or after a completion)
- *   client_pump()      -> the head call of the next queue in round-robin order gets the next
- *                         seq, all its packets go to the link back to back, the timer is set
+ *   rm_client_call*()  -> waiting in the FIFO of its queue key; when nothing is on the wire
+ *                         and nothing else waits, it is sent at once (client_send_next()),
+ *                         otherwise the pump sends it from a defer source or after a
+ *                         completion. A send that fails leaves the call in flight with
+ *                         send_error set; the pump completes it from the loop, so a callback
+ *                         never runs on the caller's stack.
+ *   client_send_next() -> the head call of the next queue in round-robin order gets the next
+ *                         seq, all its packets go to the link back to back, the deadline is
+ *                         set (client_arm_timer(): the timer is armed lazily, see there)
  *   reply / timeout / link loss / cancel -> call_complete(): unlinked, latency hook, callback,
  *                         freed; then the pump sends the next one.
  * A cancelled call that is on the wire becomes a "zombie" (callback already run, cb = NULL)
@@ -209,7 +214,9 @@ static void queue_unlink(RmClient *c, RmCall *call)
 }
 
 /* Next call in round-robin order: the head of the first queue, whose queue then moves to
- * the back of the ring. */
+ * the back of the ring. The key served last yields to the others even when its queue
+ * emptied and came back since (a call sent at once from rm_client_call*() empties its queue
+ * before the calls behind it arrive). */
 static RmCall *queue_pop_next(RmClient *c)
 {
         RmCallQueue *q = c->ring_head;
@@ -217,7 +224,14 @@ static RmCall *queue_pop_next(RmClient *c)
 
         if (!q)
                 return NULL;
+        if (c->have_last_key && q->key == c->last_key && q->next) {
+                ring_remove(c, q);
+                ring_append(c, q);
+                q = c->ring_head;
+        }
         call = q->head;
+        c->last_key = q->key;
+        c->have_last_key = true;
         queue_unlink(c, call);
         /* q still exists iff it has more calls: rotate it to the back. */
         if (c->ring_head == q && q->head) {
@@ -235,10 +249,10 @@ void rm_client_call_complete(RmClient *c, RmCall *call, int r, uint32_t rm_error
         uint64_t now = rm_client_now_usec();
         RmCallFn cb = call->cb;
 
-        if (call == c->inflight) {
+        /* The timer stays armed (see client_arm_timer()). */
+        if (call == c->inflight)
                 c->inflight = NULL;
-                (void)sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
-        } else
+        else
                 queue_unlink(c, call);
 
         if (cb) {
@@ -331,8 +345,30 @@ RmClient *rm_client_free(RmClient *c)
 
 void rm_client_schedule_pump(RmClient *c)
 {
-        if (!c->inflight && c->n_waiting > 0 && c->pump)
+        bool work = c->inflight ? c->inflight->send_error < 0 : c->n_waiting > 0;
+
+        if (work && c->pump)
                 (void)sd_event_source_set_enabled(c->pump, SD_EVENT_ONESHOT);
+}
+
+/*
+ * Make the timer fire no later than deadline. It is armed lazily: left armed when a call
+ * completes, moved only when a new deadline is earlier than the armed one (or the timer is
+ * off); when it fires before the deadline of the call then in flight, the handler re-arms it
+ * for that deadline. Each move costs sd-event a timerfd_settime(), which disarming after
+ * every reply and arming before every request paid twice per call.
+ */
+static int client_arm_timer(RmClient *c, uint64_t deadline)
+{
+        int r;
+
+        if (c->timer_at != 0 && c->timer_at <= deadline)
+                return 0;
+        r = sd_event_source_set_time(c->timer, deadline);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+        c->timer_at = r >= 0 ? deadline : 0;
+        return r;
 }
 
 /* Put every packet of call on the link, back to back. */
@@ -360,38 +396,51 @@ static int client_send(RmClient *c, RmCall *call)
         return 0;
 }
 
+/* Put the next waiting call on the wire and set its deadline. Never calls back: a call that
+ * could not be sent (or got no timer) stays in flight with send_error set, for client_pump()
+ * to complete from the loop. */
+static void client_send_next(RmClient *c)
+{
+        RmCall *call = queue_pop_next(c);
+        int r;
+
+        call->seq = c->next_seq++;
+        call->t_sent = rm_client_now_usec();
+        c->inflight = call;
+        r = client_send(c, call);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot send RM call %s (seq %u): %m",
+                                  rm_msg_id_to_string(call->msg_id) ?: "?", call->seq);
+                call->t_sent = 0;
+                call->send_error = r;
+                return;
+        }
+        c->stats.requests_sent++;
+        log_debug("RM call %s 0x%08x seq %u sent (%zu payload bytes)",
+                  rm_msg_id_to_string(call->msg_id) ?: "?", call->msg_id, call->seq, call->len);
+        call->deadline = call->t_sent + call->timeout;
+        r = client_arm_timer(c, call->deadline);
+        if (r < 0)
+                /* Without a timer the call could wait forever: fail it (from the loop). */
+                call->send_error = r;
+}
+
 static void client_pump(RmClient *c)
 {
-        while (!c->inflight && c->n_waiting > 0) {
-                RmCall *call;
-                int r;
+        for (;;) {
+                RmCall *call = c->inflight;
 
+                if (call && call->send_error < 0) {
+                        rm_client_call_complete(c, call, call->send_error, 0, NULL, 0);
+                        continue;
+                }
+                if (call || c->n_waiting == 0)
+                        return;
                 if (!rm_link_is_up(c->link)) {
                         rm_client_fail_all(c, -ENOTCONN);
                         return;
                 }
-                call = queue_pop_next(c);
-                call->seq = c->next_seq++;
-                call->t_sent = rm_client_now_usec();
-                c->inflight = call;
-                r = client_send(c, call);
-                if (r < 0) {
-                        log_warning_errno(r, "Cannot send RM call %s (seq %u): %m",
-                                          rm_msg_id_to_string(call->msg_id) ?: "?", call->seq);
-                        call->t_sent = 0;
-                        rm_client_call_complete(c, call, r, 0, NULL, 0);
-                        continue;
-                }
-                c->stats.requests_sent++;
-                log_debug("RM call %s 0x%08x seq %u sent (%zu payload bytes)",
-                          rm_msg_id_to_string(call->msg_id) ?: "?", call->msg_id, call->seq,
-                          call->len);
-                r = sd_event_source_set_time_relative(c->timer, call->timeout);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
-                if (r < 0)
-                        /* Without a timer the call could wait forever: fail it now. */
-                        rm_client_call_complete(c, call, r, 0, NULL, 0);
+                client_send_next(c);
         }
 }
 
@@ -410,9 +459,20 @@ static int client_timer_handler(sd_event_source *s, uint64_t usec, void *userdat
 {
         RmClient *c = userdata;
         RmCall *call = c->inflight;
+        int r;
 
-        if (!call)
+        c->timer_at = 0; /* ONESHOT: off now */
+        if (!call || call->send_error < 0)
+                return 0; /* armed for a call that completed; the pump fails a lost send */
+        if (call->deadline > rm_client_now_usec()) {
+                /* Armed for an earlier call's deadline: wait for this one's. */
+                r = client_arm_timer(c, call->deadline);
+                if (r >= 0)
+                        return 0;
+                rm_client_call_complete(c, call, r, 0, NULL, 0);
+                client_pump(c);
                 return 0;
+        }
         c->last_timeout_seq = call->seq;
         c->last_timeout_msg_id = call->msg_id;
         c->have_last_timeout = true;
@@ -457,9 +517,13 @@ int rm_client_call_queued(RmClient *c, uint32_t queue_key, uint32_t msg_id, cons
                 return r;
         }
         c->stats.calls++;
-        rm_client_schedule_pump(c);
         if (ret_call)
                 *ret_call = call;
+        /* Nothing on the wire and nothing else waiting: no fairness to keep, send it now
+         * instead of one loop turn later. */
+        if (!c->inflight && c->n_waiting == 1)
+                client_send_next(c);
+        rm_client_schedule_pump(c);
         return 0;
 }
 

@@ -13,6 +13,9 @@
  *    per-queue FIFOs served round-robin: rm_client_call() uses one shared queue, so its calls
  *    go out in call order; rm_client_call_queued(key) gives each key (e.g. a VMID) its own
  *    FIFO, so one busy VM cannot starve another while each VM keeps its own order.
+ *  - A call is handed to the link inside rm_client_call*() when nothing is on the wire and
+ *    no other call waits; otherwise from the loop, after the call ahead completes. Either
+ *    way its callback runs later, from the loop (a failed send too).
  *  - All packets of one request are queued back to back on the link (never interleaved).
  *  - A reply completes the call on the wire only if seq AND msg_id match; anything else
  *    (reply to nothing, wrong msg_id, late reply after a timeout) is logged and ignored.

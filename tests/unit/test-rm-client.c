@@ -4,6 +4,7 @@
  * and notifications written by hand from rm-protocol.md (sections 2, 4, 5, 8.1, 9).
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <time.h>
 
 #include "rm-error.h"
@@ -235,7 +236,9 @@ TEST(fifo_one_in_flight)
                 ASSERT_OK(rm_client_call(f.client, RM_VM_GET_STATE, p, sizeof(p), 0, fake_call_cb,
                                          &res[i], NULL));
         }
-        ASSERT_EQ(rm_client_queued(f.client), 3);
+        /* The first went to the link at once (nothing was on the wire), the others wait. */
+        ASSERT_TRUE(rm_client_busy(f.client));
+        ASSERT_EQ(rm_client_queued(f.client), 2);
         for (unsigned i = 0; i < 3; i++) {
                 FAKE_RM_EXPECT(&f, 0x21, 0x01, (uint8_t)(0x20 + i), 0x00, 0x17, 0x00, 0x00, 0x56,
                                (uint8_t)(0x80 + i), 0x00, 0x00, 0x00);
@@ -397,6 +400,115 @@ TEST(timeout_late_reply_next_ok)
         rm_client_get_stats(f.client, &st);
         ASSERT_EQ(st.timeouts, 1);
         ASSERT_EQ(st.unmatched_replies, 1);
+        fake_done(&f);
+}
+
+/* With nothing on the wire a call reaches the link inside rm_client_call() (no loop turn);
+ * its callback still runs from the loop. */
+TEST(sent_at_once_when_idle)
+{
+        CallResult res = {0};
+        Fake f;
+
+        fake_init(&f);
+        rm_client_set_next_seq(f.client, 0x30);
+        ASSERT_OK(rm_client_call(f.client, RM_VM_GET_STATE, ((const uint8_t[]){VMID_80}), 4, 0,
+                                 fake_call_cb, &res, NULL));
+        ASSERT_TRUE(rm_client_busy(f.client));
+        ASSERT_EQ(rm_client_queued(f.client), 0);
+        {
+                uint8_t buf[256];
+                struct pollfd p = {.fd = f.rm_fd, .events = POLLIN};
+
+                /* already in the fake RM's socket, before any loop iteration */
+                ASSERT_EQ(poll(&p, 1, 0), 1);
+                ASSERT_EQ(fake_rm_read(&f, buf, sizeof(buf)), 12);
+                ASSERT_EQ(buf[2], 0x30);
+        }
+        ASSERT_TRUE(!res.done);
+        FAKE_RM_WRITE(&f, 0x21, 0x02, 0x30, 0x00, 0x17, 0x00, 0x00, 0x56, 0x00, 0x00, 0x00, 0x00);
+        fake_run_until(&f, &res.done);
+        ASSERT_EQ(res.r, 0);
+        fake_done(&f);
+}
+
+/* A send that fails inside rm_client_call() (the link broke on an earlier write, not yet
+ * noticed by the loop) never runs the callback on the caller's stack: the call is accepted
+ * and fails from the loop. */
+TEST(failed_send_completes_from_the_loop)
+{
+        static const uint8_t junk[12] = {0x21, 0x01};
+        CallResult res = {0};
+        RmClientStats st;
+        Fake f;
+
+        fake_init(&f);
+        close(f.rm_fd);
+        f.rm_fd = -1;
+        /* A raw write finds the peer gone (EPIPE): the link parks the error for the loop and
+         * refuses every later packet, while still up until the loop notices. */
+        ASSERT_OK(rm_link_send(f.link, junk, sizeof(junk)));
+        ASSERT_TRUE(rm_client_is_connected(f.client));
+        ASSERT_OK(rm_client_call(f.client, RM_VM_GET_STATE, ((const uint8_t[]){VMID_80}), 4, 0,
+                                 fake_call_cb, &res, NULL));
+        ASSERT_TRUE(!res.done);
+        fake_run_until(&f, &res.done);
+        ASSERT_EQ(res.r, -ENOTCONN);
+        fake_run_idle(&f);
+        ASSERT_TRUE(!rm_client_busy(f.client));
+        ASSERT_EQ(rm_client_queued(f.client), 0);
+        rm_client_get_stats(f.client, &st);
+        ASSERT_EQ(st.requests_sent, 0);
+        fake_done(&f);
+}
+
+/* The timer is armed lazily: after a fast reply to a short-timeout call it stays armed for
+ * that call's deadline; a later call with a longer timeout must not time out then, but at its
+ * own deadline. A call with an earlier deadline than the armed one must time out on time. */
+TEST(lazy_timer_deadlines)
+{
+        CallResult res[3] = {0};
+        uint64_t t0;
+        Fake f;
+
+        fake_init(&f);
+        rm_client_set_next_seq(f.client, 0x50);
+        /* 1: 100 ms, answered at once */
+        ASSERT_OK(rm_client_call(f.client, RM_VM_GET_STATE, ((const uint8_t[]){VMID_80}), 4,
+                                 100 * 1000, fake_call_cb, &res[0], NULL));
+        FAKE_RM_EXPECT(&f, 0x21, 0x01, 0x50, 0x00, 0x17, 0x00, 0x00, 0x56, 0x80, 0x00, 0x00, 0x00);
+        FAKE_RM_WRITE(&f, 0x21, 0x02, 0x50, 0x00, 0x17, 0x00, 0x00, 0x56, 0x00, 0x00, 0x00, 0x00);
+        fake_run_until(&f, &res[0].done);
+        ASSERT_EQ(res[0].r, 0);
+        /* 2: 600 ms, never answered: it outlives the 100 ms the timer was armed for */
+        t0 = fake_now();
+        ASSERT_OK(rm_client_call(f.client, RM_VM_GET_STATE, ((const uint8_t[]){VMID_80}), 4,
+                                 600 * 1000, fake_call_cb, &res[1], NULL));
+        fake_run_until(&f, &res[1].done);
+        ASSERT_EQ(res[1].r, -ETIMEDOUT);
+        ASSERT_TRUE(fake_now() - t0 >= 600 * 1000);
+        /* 3: a 10 s call answered at once, then a 150 ms call that is never answered: the
+         * armed 10 s deadline is moved earlier */
+        ASSERT_OK(rm_client_call(f.client, RM_VM_GET_STATE, ((const uint8_t[]){VMID_80}), 4,
+                                 10 * 1000 * 1000, fake_call_cb, &res[2], NULL));
+        FAKE_RM_EXPECT(&f, 0x21, 0x01, 0x51, 0x00, 0x17, 0x00, 0x00, 0x56, 0x80, 0x00, 0x00, 0x00);
+        FAKE_RM_EXPECT(&f, 0x21, 0x01, 0x52, 0x00, 0x17, 0x00, 0x00, 0x56, 0x80, 0x00, 0x00, 0x00);
+        FAKE_RM_WRITE(&f, 0x21, 0x02, 0x52, 0x00, 0x17, 0x00, 0x00, 0x56, 0x00, 0x00, 0x00, 0x00);
+        fake_run_until(&f, &res[2].done);
+        ASSERT_EQ(res[2].r, 0);
+        {
+                CallResult late = {0};
+
+                t0 = fake_now();
+                ASSERT_OK(rm_client_call(f.client, RM_VM_GET_STATE, ((const uint8_t[]){VMID_80}),
+                                         4, 150 * 1000, fake_call_cb, &late, NULL));
+                fake_run_until(&f, &late.done);
+                ASSERT_EQ(late.r, -ETIMEDOUT);
+                /* on time: its deadline plus sd-event's default accuracy (250 ms), far from
+                 * the 10 s the timer was armed for */
+                ASSERT_TRUE(fake_now() - t0 >= 150 * 1000);
+                ASSERT_TRUE(fake_now() - t0 < 2 * 1000 * 1000);
+        }
         fake_done(&f);
 }
 
