@@ -107,6 +107,13 @@ TEST(fault_at_every_destroy_step)
         }
 }
 
+/*
+ * Short enough that the lost-packet and stall cases end quickly, long enough that a call the
+ * RM does answer (MEM_RECLAIM sanitizes the VM's memory in the simulator) never times out on a
+ * loaded machine or under ASan: 400-500 ms did, in a CI pass running beside other work.
+ */
+#define FAULT_RPC_TIMEOUT_USEC (2000 * 1000)
+
 static bool scan_over(Core *c, void *ud)
 {
         return !c->m->syncing && !c->m->scan_needed;
@@ -122,7 +129,8 @@ TEST(lost_or_garbled_packets_during_start)
         static const int expect[] = { -ETIMEDOUT, -ETIMEDOUT, -EBADMSG };
 
         for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
-                Core *c = core_new(&(CoreOpts){ .guest_pace_ms = 1, .rpc_timeout_usec = 400 * 1000 });
+                CoreOpts o = { .guest_pace_ms = 1, .rpc_timeout_usec = FAULT_RPC_TIMEOUT_USEC };
+                Core *c = core_new(&o);
                 ManagerError err = {};
                 Vm *vm = core_create(c, "lossy", 32ull << 20, 1, false);
 
@@ -198,7 +206,8 @@ TEST(link_lost_during_start_then_resync)
 
 TEST(rm_link_stall_and_close)
 {
-        Core *c = core_new(&(CoreOpts){ .guest_pace_ms = 1, .rpc_timeout_usec = 500 * 1000 });
+        Core *c = core_new(
+                &(CoreOpts){ .guest_pace_ms = 1, .rpc_timeout_usec = FAULT_RPC_TIMEOUT_USEC });
         ManagerError err = {};
         Vm *vm = core_create(c, "stall", 32ull << 20, 1, false);
 

@@ -182,7 +182,7 @@ static void child_main(const char *api, uid_t uid, Child *ch, int in_fd, int out
         uint64_t *events = calloc(n, sizeof(uint64_t));
         unsigned readers_closed = 0;
         bool stopping = false;
-        uint64_t drain_end = 0;
+        uint64_t drain_end = 0, want = UINT64_MAX;
         for (;;) {
                 struct pollfd pfd[N_CONNS + 1];
                 unsigned map[N_CONNS + 1], k = 0;
@@ -195,12 +195,30 @@ static void child_main(const char *api, uid_t uid, Child *ch, int in_fd, int out
                         }
                 if (stopping && rel_now_usec() > drain_end)
                         break;
+                if (stopping) {
+                        /* drained: every open reader has the events the parent sent, or (no
+                         * count given) the streams were quiet for 1 s */
+                        bool all = want != UINT64_MAX;
+                        for (unsigned j = 1; j < k && all; j++)
+                                all = events[map[j]] >= want;
+                        if (all)
+                                break;
+                }
                 int pr = poll(pfd, k, 1000);
                 if (pr < 0)
                         continue;
-                if (pr == 0 && stopping)
-                        break; /* told to stop and quiet for 1 s: drained */
+                if (pr == 0 && stopping && want == UINT64_MAX)
+                        break;
                 if (pfd[0].revents && !stopping) {
+                        /* the parent writes how many events each reader must see, then
+                         * closes: on a loaded machine the last events may still be on
+                         * their way, so a quiet second is no proof of a drained stream */
+                        char num[32] = "";
+                        ssize_t got = read(in_fd, num, sizeof(num) - 1);
+                        if (got > 0) {
+                                num[got] = 0;
+                                want = strtoull(num, NULL, 10);
+                        }
                         stopping = true;
                         drain_end = rel_now_usec() + 60000000u;
                 }
@@ -376,6 +394,7 @@ int main(int argc, char **argv)
                 char line[128];
                 uint64_t me = 0;
                 unsigned so = 0, rc = 0;
+                dprintf(ch[i].to_child, "%u\n", events_target);
                 close(ch[i].to_child);
                 read_line(ch[i].from_child, line, sizeof(line));
                 sscanf(line, "%" SCNu64 " %u %u", &me, &so, &rc);
