@@ -52,6 +52,7 @@ struct ApiConn {
         bool eof;               /* the peer will send nothing more */
         bool output_dead;       /* writes failed: replies are dropped */
         bool processing;        /* conn_process() runs: it sets the epoll mask at its end */
+        bool admin_checked;     /* peer.admin is final (see conn_peer_admin()) */
         bool closed;
 };
 
@@ -70,6 +71,8 @@ struct ApiCall {
 struct ApiServer {
         sd_event *event;
         ApiServerOptions opts;
+        char *admin_group;   /* name or decimal GID, looked up at the first admin call */
+        bool admin_resolved; /* admin_gid/have_admin_gid are final */
         gid_t admin_gid;
         bool have_admin_gid;
         ApiInterfaceReg *ifaces;

@@ -17,6 +17,7 @@
  * the calls of a connection, replies neither touch the epoll mask nor kick the defer source:
  * conn_process() sets the mask once at its end, so a synchronous call costs one loop turn.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -338,6 +339,63 @@ static const ApiMethod *interface_find_method(const ApiInterface *iface, const c
         return NULL;
 }
 
+static bool peer_in_group(int fd, gid_t gid)
+{
+        gid_t small[64];
+        socklen_t len = sizeof(small);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, small, &len) == 0) {
+                for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                        if (small[i] == gid)
+                                return true;
+                return false;
+        }
+        if (errno != ERANGE || len == 0)
+                return false;
+        _cleanup_free_ gid_t *big = malloc(len);
+        if (!big || getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, big, &len) < 0)
+                return false;
+        for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                if (big[i] == gid)
+                        return true;
+        return false;
+}
+
+/* The admin group is looked up at the first admin call of a peer that is not root, not at
+ * start: the NSS lookup loads libnss_systemd (and libm) into an otherwise idle daemon. The
+ * result, found or not, is kept. A number is taken as a GID without any lookup. */
+static void server_resolve_admin(ApiServer *s)
+{
+        struct group gr, *res = NULL;
+        char buf[4096];
+
+        if (s->admin_resolved)
+                return;
+        s->admin_resolved = true;
+        int r = getgrnam_r(s->admin_group, &gr, buf, sizeof(buf), &res);
+        if (r != 0 || !res) {
+                log_warning("API: admin group \"%s\" not found: only root may change state",
+                            s->admin_group);
+                return;
+        }
+        s->admin_gid = res->gr_gid;
+        s->have_admin_gid = true;
+}
+
+/* uid 0, or the admin group as primary or supplementary group (SO_PEERGROUPS: the groups
+ * the peer had when it connected). Checked once per connection. */
+static bool conn_peer_admin(ApiConn *c)
+{
+        ApiServer *s = c->server;
+
+        if (c->peer.admin || c->admin_checked)
+                return c->peer.admin;
+        c->admin_checked = true;
+        server_resolve_admin(s);
+        c->peer.admin = s->have_admin_gid &&
+                        (c->peer.gid == s->admin_gid || peer_in_group(c->fd, s->admin_gid));
+        return c->peer.admin;
+}
+
 static void log_admin_call(const ApiCall *call)
 {
         char uid[32], pid[32];
@@ -375,6 +433,7 @@ static void call_run(ApiConn *c, ApiCall *call)
                 return;
         }
         if (m->flags & API_METHOD_ADMIN) {
+                call->peer.admin = conn_peer_admin(c);
                 if (!call->peer.admin) {
                         log_notice("API call %s by uid=%u pid=%u refused: not root nor in the "
                                    "admin group", vc->method, (unsigned)call->peer.uid,
@@ -637,27 +696,6 @@ static void conn_close(ApiConn *c)
 
 /* ---- connections ---- */
 
-static bool peer_in_group(int fd, gid_t gid)
-{
-        gid_t small[64];
-        socklen_t len = sizeof(small);
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, small, &len) == 0) {
-                for (size_t i = 0; i < len / sizeof(gid_t); i++)
-                        if (small[i] == gid)
-                                return true;
-                return false;
-        }
-        if (errno != ERANGE || len == 0)
-                return false;
-        _cleanup_free_ gid_t *big = malloc(len);
-        if (!big || getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, big, &len) < 0)
-                return false;
-        for (size_t i = 0; i < len / sizeof(gid_t); i++)
-                if (big[i] == gid)
-                        return true;
-        return false;
-}
-
 static unsigned server_count_uid(const ApiServer *s, uid_t uid)
 {
         unsigned n = 0;
@@ -687,9 +725,7 @@ int api_server_add_connection(ApiServer *s, int fd)
         c->server = s;
         c->fd = -1;
         c->peer = (ApiPeer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
-        c->peer.admin = cred.uid == 0 ||
-                        (s->have_admin_gid && (cred.gid == s->admin_gid ||
-                                               peer_in_group(fd, s->admin_gid)));
+        c->peer.admin = cred.uid == 0; /* the admin group: conn_peer_admin(), when needed */
         varlink_buffer_init(&c->in, s->opts.max_message);
         int r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, conn_on_io, c);
         if (r >= 0)
@@ -791,18 +827,21 @@ int api_server_listen_path(ApiServer *s, const char *path, mode_t mode)
 
 /* ---- server ---- */
 
-static int resolve_group(ApiServer *s, const char *name)
+/* A decimal GID ("1234"), nothing else. */
+static int parse_gid(const char *name, gid_t *ret)
 {
-        struct group gr, *res = NULL;
-        char buf[4096];
-        int r = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
-        if (r != 0 || !res) {
-                log_warning("API: admin group \"%s\" not found: only root may change state",
-                            name);
-                return 0;
+        unsigned long v = 0;
+
+        if (!*name)
+                return -EINVAL;
+        for (const char *p = name; *p; p++) {
+                if (!isdigit((unsigned char)*p))
+                        return -EINVAL;
+                v = v * 10 + (unsigned long)(*p - '0');
+                if (v >= (gid_t)-1) /* (gid_t)-1 is "no group" */
+                        return -ERANGE;
         }
-        s->admin_gid = res->gr_gid;
-        s->have_admin_gid = true;
+        *ret = (gid_t)v;
         return 0;
 }
 
@@ -826,8 +865,17 @@ int api_server_new(sd_event *event, const ApiServerOptions *opts, ApiServer **re
         if (!s->opts.max_output)
                 s->opts.max_output = API_DEFAULT_MAX_OUTPUT;
         s->opts.version = o->version ? o->version : GUNYAHD_VERSION;
-        s->opts.admin_group = NULL; /* not kept: resolved now */
-        (void)resolve_group(s, o->admin_group ? o->admin_group : API_DEFAULT_ADMIN_GROUP);
+        s->opts.admin_group = NULL; /* kept in s->admin_group */
+        const char *group = o->admin_group ? o->admin_group : API_DEFAULT_ADMIN_GROUP;
+        s->admin_group = strdup(group);
+        if (!s->admin_group) {
+                api_server_free(s);
+                return -ENOMEM;
+        }
+        if (parse_gid(group, &s->admin_gid) == 0) {
+                s->have_admin_gid = true;
+                s->admin_resolved = true;
+        }
         int r = api_service_register(s);
         if (r < 0) {
                 api_server_free(s);
@@ -856,6 +904,7 @@ ApiServer *api_server_free(ApiServer *s)
                 if (s->ifaces[i].free_userdata)
                         s->ifaces[i].free_userdata(s->ifaces[i].userdata);
         free(s->ifaces);
+        free(s->admin_group);
         sd_event_unref(s->event);
         free(s);
         return NULL;

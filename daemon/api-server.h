@@ -27,8 +27,10 @@
  * API_FDS_MAX held per connection; any more received are closed at once.
  *
  * Authorization: methods flagged API_METHOD_ADMIN need uid 0 or the admin group (primary or
- * supplementary group of the peer, from SO_PEERCRED / SO_PEERGROUPS at accept); others get
- * PermissionDenied. Every admin call is logged with the peer's uid, pid and method.
+ * supplementary group of the peer, from SO_PEERCRED / SO_PEERGROUPS: the credentials it
+ * connected with). The group is looked up at the first admin call of a non-root peer (a
+ * decimal GID needs no lookup), not at start. Others get PermissionDenied. Every admin call is
+ * logged with the peer's uid, pid and method.
  *
  * Errors: negative errno from every fallible function.
  */
@@ -57,7 +59,8 @@ typedef struct ApiServerOptions {
         unsigned max_connections;       /* 0 = default */
         unsigned max_connections_per_uid; /* 0 = default */
         size_t max_output;              /* 0 = default */
-        const char *admin_group;        /* NULL = API_DEFAULT_ADMIN_GROUP; resolved once */
+        const char *admin_group;        /* NULL = API_DEFAULT_ADMIN_GROUP; name or decimal GID,
+                                         * looked up once, at the first admin call */
         const char *version;            /* GetInfo version, NULL = GUNYAHD_VERSION */
 } ApiServerOptions;
 
@@ -92,7 +95,7 @@ typedef struct ApiPeer {
         uid_t uid;
         gid_t gid;
         pid_t pid;
-        bool admin; /* uid 0 or member of the admin group */
+        bool admin; /* uid 0 or member of the admin group (final during an admin call) */
 } ApiPeer;
 
 int api_server_new(sd_event *event, const ApiServerOptions *opts, ApiServer **ret);

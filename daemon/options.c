@@ -30,7 +30,7 @@ static const OptionDef option_table[] = {
         { "state-dir", OPT_STRING, OFF(state_dir), "DIR   persistent state (default /var/lib/gunyahd)" },
         { "image-dir", OPT_STRING, OFF(image_dir), "DIR   kernels and initrds clients may name" },
         { "api-socket", OPT_STRING, OFF(api_socket), "PATH  Varlink socket (default " OPTIONS_DEFAULT_API_SOCKET ")" },
-        { "admin-group", OPT_STRING, OFF(admin_group), "NAME  group allowed to change state (default gunyah)" },
+        { "admin-group", OPT_STRING, OFF(admin_group), "NAME  group (or decimal GID) allowed to change state (default gunyah)" },
         { "rpc-timeout", OPT_DURATION, OFF(rpc_timeout_usec), "TIME  per RM call (default 10s)" },
         { "stop-timeout", OPT_DURATION, OFF(stop_timeout_usec), "TIME  graceful stop before FORCE (default 30s)" },
 };

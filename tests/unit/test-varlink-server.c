@@ -660,37 +660,22 @@ TEST(client_leaves)
         fixture_teardown(&f);
 }
 
-/* Run as uid/gid 65534 in a child: reads allowed, Admin refused. */
-TEST(authorization)
+/* Connect as uid/gid 65534 with the given supplementary groups from a child, hand the
+ * socket back: the parent runs the client side. */
+static int connect_as_nobody(Fixture *f, const gid_t *groups, size_t n_groups)
 {
-        if (geteuid() != 0) {
-                fprintf(stderr, "not root: skipping the non-root peer check\n");
-                return;
-        }
-        ApiServerOptions o = { .admin_group = "no-such-group-for-gunyahd-tests" };
-        Fixture f;
-        fixture_setup(&f, &o);
-        TestClient c;
-        client_open(&f, &c);
-        VarlinkReply r;
-        call_once(&f, &c, "{\"method\":\"org.example.test.Admin\"}", &r);
-        ASSERT_TRUE(r.error == NULL); /* root */
-        varlink_reply_done(&r);
-        test_client_done(&c);
-
         int sv[2];
         ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
         pid_t pid = fork();
         ASSERT_OK(pid);
         if (pid == 0) {
                 close(sv[0]);
-                if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+                if (setgroups(n_groups, groups) < 0 || setresgid(65534, 65534, 65534) < 0 ||
                     setresuid(65534, 65534, 65534) < 0)
                         _exit(2);
-                int fd = test_connect_path(f.path);
+                int fd = test_connect_path(f->path);
                 if (fd < 0)
                         _exit(3);
-                /* Hand the connected socket back: the parent runs the client side. */
                 union {
                         struct cmsghdr align;
                         char buf[CMSG_SPACE(sizeof(int))];
@@ -721,7 +706,28 @@ TEST(authorization)
         int fd;
         memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
         close(sv[0]);
-        test_client_init(&c, fd);
+        return fd;
+}
+
+/* Run as uid/gid 65534 in a child: reads allowed, Admin refused. */
+TEST(authorization)
+{
+        if (geteuid() != 0) {
+                fprintf(stderr, "not root: skipping the non-root peer check\n");
+                return;
+        }
+        ApiServerOptions o = { .admin_group = "no-such-group-for-gunyahd-tests" };
+        Fixture f;
+        fixture_setup(&f, &o);
+        TestClient c;
+        client_open(&f, &c);
+        VarlinkReply r;
+        call_once(&f, &c, "{\"method\":\"org.example.test.Admin\"}", &r);
+        ASSERT_TRUE(r.error == NULL); /* root */
+        varlink_reply_done(&r);
+        test_client_done(&c);
+
+        test_client_init(&c, connect_as_nobody(&f, NULL, 0));
         expect_error(&f, &c, "{\"method\":\"org.example.test.Admin\"}",
                      API_ERROR_PERMISSION_DENIED, NULL, NULL);
         call_once(&f, &c, "{\"method\":\"org.example.test.Echo\",\"parameters\":{\"text\":\"r\"}}",
@@ -730,6 +736,37 @@ TEST(authorization)
         varlink_reply_done(&r);
         test_client_done(&c);
         fixture_teardown(&f);
+}
+
+/* The admin group given as a decimal GID (no NSS lookup), matched as the peer's primary
+ * group or as a supplementary one. */
+TEST(authorization_numeric_gid)
+{
+        if (geteuid() != 0) {
+                fprintf(stderr, "not root: skipping the non-root peer check\n");
+                return;
+        }
+        static const char *const groups[] = { "65534", "4242" };
+        for (size_t i = 0; i < ELEMENTSOF(groups); i++) {
+                ApiServerOptions o = { .admin_group = groups[i] };
+                Fixture f;
+                fixture_setup(&f, &o);
+                static const gid_t extra[] = { 4242 };
+                TestClient c;
+                test_client_init(&c, connect_as_nobody(&f, extra, ELEMENTSOF(extra)));
+                VarlinkReply r;
+                call_once(&f, &c, "{\"method\":\"org.example.test.Admin\"}", &r);
+                ASSERT_TRUE(r.error == NULL);
+                varlink_reply_done(&r);
+                test_client_done(&c);
+                /* another group: refused */
+                test_client_init(&c, connect_as_nobody(&f, NULL, 0));
+                if (i == 1)
+                        expect_error(&f, &c, "{\"method\":\"org.example.test.Admin\"}",
+                                     API_ERROR_PERMISSION_DENIED, NULL, NULL);
+                test_client_done(&c);
+                fixture_teardown(&f);
+        }
 }
 
 /* Every file of JSONTestSuite/test_parsing as one message on a fresh connection:
