@@ -151,6 +151,10 @@ struct Manager {
         bool resync_again;
         bool scan_needed;      /* a VM_ALLOCATE outcome is unknown: look for orphan VMIDs */
         DeferCtx *defers;
+        /* Pool ranges of parcels whose lend could not be resolved (MEM_QCOM_LOOKUP_SGL
+         * unimplemented or unusable): kept reserved, never handed out again this run. */
+        uint64_t pool_quarantined;
+        size_t n_quarantined;
 };
 
 /* vm.c */
@@ -216,11 +220,28 @@ typedef void (*VmLendThen)(Vm *vm, uint64_t guest_ipa, int r, uint32_t rm_error,
                            uint32_t msg_id, void *userdata);
 void vm_lend(Vm *vm, uint64_t guest_ipa, VmLendThen then, void *userdata);
 int vm_find_parcel_ipa(const Vm *vm, uint64_t guest_ipa);
+/* Resolve the pending lend of the parcel at guest_ipa (VmParcel.pending) with
+ * MEM_QCOM_LOOKUP_SGL {NORMAL, ACL [{vmid, RWX}], its SGL, no attrs}: the RM finds only
+ * finished parcels nobody accepted, which a pending lend is (nothing was notified or
+ * started with it). then gets one of: */
+typedef enum VmResolve {
+        VM_RESOLVE_LENT,     /* found: handle recorded (and saved), pending cleared */
+        VM_RESOLVE_NOT_LENT, /* LOOKUP_FAILED: the RM holds nothing; pending cleared */
+        VM_RESOLVE_RETRY,    /* no usable answer now (link, timeout): still pending */
+        VM_RESOLVE_UNKNOWN,  /* cannot be resolved (UNIMPLEMENTED, another RM error, an SGL
+                              * the lookup cannot carry): the caller quarantines */
+} VmResolve;
+typedef void (*VmResolveThen)(Vm *vm, uint64_t guest_ipa, VmResolve res, int r, void *userdata);
+void vm_parcel_resolve(Vm *vm, uint64_t guest_ipa, VmResolveThen then, void *userdata);
+/* Drop parcel i without giving its pool ranges back: they stay reserved for this run. */
+void vm_parcel_quarantine(Vm *vm, size_t i, const char *why);
 /* manager-paging.c */
 void manager_on_page_fault(Manager *m, const uint8_t *p, size_t len);
 void manager_on_mem_accepted(Manager *m, const uint8_t *p, size_t len);
 void manager_on_mem_released(Manager *m, const uint8_t *p, size_t len);
 int vm_paging_setup(Vm *vm);
+/* Running VM (adopted, or link back): look up every pending block lend (free or reclaim). */
+void vm_paging_resolve_pending(Vm *vm);
 /* Demand-paging geometry for a given image parcel size (recovery: from the records). */
 int vm_paging_setup_image(Vm *vm, uint64_t image_parcel_size);
 /* manager-recovery.c */

@@ -114,12 +114,69 @@ static size_t block_of(const Vm *vm, uint64_t ipa)
         return (size_t)((ipa - vm->dp_base) / vm->dp_block);
 }
 
+/* A block's lend whose outcome is unknown was looked up (vm_parcel_resolve). */
+static void block_resolved(Vm *vm, uint64_t ipa, VmResolve res, int r, void *userdata)
+{
+        size_t b = block_of(vm, ipa);
+        int i = vm_find_parcel_ipa(vm, ipa);
+
+        switch (res) {
+        case VM_RESOLVE_LENT:
+        case VM_RESOLVE_NOT_LENT:
+                if (b < vm->n_blocks)
+                        vm->blocks[b].pending = false;
+                return block_drop(vm, ipa); /* reclaim it, or just free the range */
+        case VM_RESOLVE_UNKNOWN:
+                if (b < vm->n_blocks)
+                        vm->blocks[b].pending = false;
+                if (i >= 0)
+                        vm_parcel_quarantine(vm, (size_t)i,
+                                             "whether MEM_LEND happened is unknown and "
+                                             "MEM_QCOM_LOOKUP_SGL cannot tell");
+                return;
+        case VM_RESOLVE_RETRY:
+        default:
+                /* Still pending (recorded): recovery at the next link-up, or the release
+                 * of the VM, looks it up again. The block stays busy meanwhile. */
+                if (b < vm->n_blocks)
+                        vm->blocks[b].pending = true;
+                log_vm_warning(vm->config.name, vm->vmid,
+                               "Lend of the block at 0x%" PRIx64 " unresolved (%s): kept pending",
+                               ipa, strerror(-r));
+                return;
+        }
+}
+
+void vm_paging_resolve_pending(Vm *vm)
+{
+        for (size_t i = 0; i < vm->n_parcels; i++) {
+                VmParcel *p = &vm->parcels[i];
+                if (p->pending && p->kind == VM_PARCEL_DEMAND && p->handle == RM_MEM_HANDLE_INVALID)
+                        vm_parcel_resolve(vm, p->guest_ipa, block_resolved, NULL);
+        }
+}
+
 static void block_notify_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, size_t n,
                               void *userdata)
 {
         uint64_t ipa = (uint64_t)(uintptr_t)userdata;
         size_t b = block_of(vm, ipa);
+        int i = vm_find_parcel_ipa(vm, ipa);
 
+        if (r == -EREMOTEIO && rm_error == RM_ERROR_HANDLE_INVALID && i >= 0 &&
+            !vm->parcels[i].looked_up) {
+                /* The RM does not know the handle its MEM_LEND reply carried: the reply was
+                 * garbled. The parcel may exist under another handle: look it up. */
+                fault_failed(vm, b, "MEM_NOTIFY: the RM does not know the lent handle");
+                vm->parcels[i].handle = RM_MEM_HANDLE_INVALID;
+                vm->parcels[i].pending = true;
+                if (b < vm->n_blocks) {
+                        vm->blocks[b].parcel = -1;
+                        vm->blocks[b].pending = true;
+                }
+                (void)vm_save_runtime(vm);
+                return vm_parcel_resolve(vm, ipa, block_resolved, NULL);
+        }
         if (r < 0) {
                 fault_failed(vm, b, r == -EREMOTEIO ? "MEM_NOTIFY refused by the RM"
                                                     : "MEM_NOTIFY failed");
@@ -138,6 +195,11 @@ static void block_lent(Vm *vm, uint64_t ipa, int r, uint32_t rm_error, uint32_t 
 
         if (r < 0 || i < 0) {
                 fault_failed(vm, b, r == -EREMOTEIO ? "MEM_LEND refused by the RM" : "lend failed");
+                if (i >= 0 && vm->parcels[i].pending) {
+                        /* No usable answer (or one we cannot trust): did the RM create it? */
+                        vm->blocks[b].pending = true;
+                        return vm_parcel_resolve(vm, ipa, block_resolved, NULL);
+                }
                 return block_drop(vm, ipa);
         }
         vm->blocks[b].parcel = i;
@@ -192,7 +254,8 @@ void manager_on_page_fault(Manager *m, const uint8_t *p, size_t len)
             f.ipa - vm->dp_base >= vm->dp_size)
                 return fault_failed(vm, SIZE_MAX, "IPA outside the demand-paged region or VM not running");
         b = block_of(vm, f.ipa);
-        if (vm->blocks[b].pending || vm->blocks[b].parcel >= 0) {
+        if (vm->blocks[b].pending || vm->blocks[b].parcel >= 0 ||
+            vm_find_parcel_ipa(vm, vm->dp_base + (uint64_t)b * vm->dp_block) >= 0) {
                 log_vm_debug(vm->config.name, vm->vmid, "fault at 0x%" PRIx64 ": block %zu busy",
                              f.ipa, b);
                 return;
@@ -218,8 +281,8 @@ void manager_on_page_fault(Manager *m, const uint8_t *p, size_t len)
                 vm_release_ranges(vm, e, n);
                 return fault_failed(vm, b, "out of memory");
         }
-        /* No record yet: until MEM_LEND answers, the RM holds nothing of this block, and the
-         * pool accounting is rebuilt from records anyway. The handle is saved on arrival. */
+        /* vm_lend() records the pending lend (one record write) before MEM_LEND goes out,
+         * and the handle when it arrives. */
         log_vm_debug(vm->config.name, vm->vmid, "fault at 0x%" PRIx64 ": lending block %zu "
                      "[0x%" PRIx64 ", +0x%" PRIx64 ")", f.ipa, b, start, size);
         vm_lend(vm, start, block_lent, NULL);

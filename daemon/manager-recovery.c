@@ -65,9 +65,15 @@ static int vm_attach_runtime(Manager *m, Vm *vm, const StoreRuntime *rt)
                                   ipa, sp->sgl, sp->n_sgl);
                 if (r < 0)
                         return r;
-                vm->parcels[r].handle = sp->handle;
+                vm->parcels[r].handle = sp->pending ? RM_MEM_HANDLE_INVALID : sp->handle;
+                vm->parcels[r].pending = sp->pending;
                 vm->parcels[r].accepted = sp->accepted;
-                vm->parcels[r].complete = true;
+                vm->parcels[r].complete = !sp->pending;
+                if (sp->pending)
+                        log_vm_info(vm->config.name, vm->vmid,
+                                    "Record holds a pending lend at guest offset 0x%" PRIx64
+                                    " (%zu extents): it will be looked up in the RM",
+                                    sp->guest_offset, sp->n_sgl);
                 if (sp->guest_offset == 0)
                         image_size = vm->parcels[r].size;
         }
@@ -77,7 +83,7 @@ static int vm_attach_runtime(Manager *m, Vm *vm, const StoreRuntime *rt)
                         return r;
                 for (size_t i = 0; i < vm->n_parcels; i++) {
                         VmParcel *p = &vm->parcels[i];
-                        if (p->kind != VM_PARCEL_DEMAND || p->guest_ipa < vm->dp_base ||
+                        if (p->kind != VM_PARCEL_DEMAND || p->pending || p->guest_ipa < vm->dp_base ||
                             p->guest_ipa - vm->dp_base >= vm->dp_size)
                                 continue;
                         size_t b = (size_t)((p->guest_ipa - vm->dp_base) / vm->dp_block);
@@ -255,6 +261,9 @@ static void recover_state_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *
                         if (vm->blocks[b].parcel < 0)
                                 vm->blocks[b].pending = false;
                 (void)vm_save_runtime(vm);
+                /* Block lends whose outcome is unknown (daemon killed, link lost): look
+                 * them up; found ones are reclaimed (never notified), the rest freed. */
+                vm_paging_resolve_pending(vm);
                 return recover_finish(vm, 0, NULL);
         }
         log_vm_info(vm->config.name, vm->vmid, "VM %s found in RM state %s: releasing it",

@@ -72,6 +72,7 @@ static void lend_reply(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, size_
                     handle == RM_MEM_HANDLE_INVALID)
                         return lend_finish(vm, ctx, -EBADMSG, 0, msg_id);
                 p->handle = handle;
+                p->pending = false;
                 /* The handle goes to disk before anything else: recovery must reclaim it. */
                 (void)vm_save_runtime(vm);
         }
@@ -120,6 +121,11 @@ static void lend_send(Vm *vm, LendCtx *ctx)
                 n = rm_encode_mem_create(buf, cap, &c);
                 if (n < 0)
                         return lend_finish(vm, ctx, (int)n, 0, RM_MEM_LEND);
+                /* From here until a handle is recorded the RM may hold the parcel without
+                 * us knowing its handle: record the pending lend first (its SGL is in the
+                 * record), so a restart can look it up instead of leaking it. */
+                p->pending = true;
+                (void)vm_save_runtime(vm);
                 vm_call(vm, RM_MEM_LEND, buf, (size_t)n, lend_reply, ctx);
         } else {
                 RmMemAppend a = {
@@ -143,6 +149,117 @@ void vm_lend(Vm *vm, uint64_t guest_ipa, VmLendThen then, void *userdata)
                 return then(vm, guest_ipa, -ENOMEM, 0, RM_MEM_LEND, userdata);
         *ctx = (LendCtx){ .guest_ipa = guest_ipa, .then = then, .userdata = userdata };
         lend_send(vm, ctx);
+}
+
+/* ======================= pending lends ======================= */
+
+typedef struct ResolveCtx {
+        uint64_t guest_ipa;
+        VmResolveThen then;
+        void *userdata;
+} ResolveCtx;
+
+static void resolve_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, size_t n,
+                         void *userdata)
+{
+        ResolveCtx c = *(ResolveCtx *)userdata;
+        int i = vm_find_parcel_ipa(vm, c.guest_ipa);
+        uint32_t handle;
+        VmResolve res;
+
+        free(userdata);
+        if (i < 0)
+                return c.then(vm, c.guest_ipa, VM_RESOLVE_NOT_LENT, -ENOENT, c.userdata);
+        VmParcel *p = &vm->parcels[i];
+        if (r == 0 && rm_decode_mem_lookup_sgl_reply(d, n, &handle) == 0 &&
+            handle != RM_MEM_HANDLE_INVALID) {
+                p->handle = handle;
+                p->pending = false;
+                p->looked_up = true;
+                p->complete = true;
+                (void)vm_save_runtime(vm);
+                log_vm_info(vm->config.name, vm->vmid ? vm->vmid : -1,
+                            "Pending lend at 0x%" PRIx64 " resolved: the RM holds it as parcel 0x%x",
+                            c.guest_ipa, handle);
+                res = VM_RESOLVE_LENT;
+        } else if (r == -EREMOTEIO && rm_error == RM_ERROR_LOOKUP_FAILED) {
+                p->pending = false;
+                log_vm_info(vm->config.name, vm->vmid ? vm->vmid : -1,
+                            "Pending lend at 0x%" PRIx64 " resolved: the RM holds no such parcel",
+                            c.guest_ipa);
+                res = VM_RESOLVE_NOT_LENT;
+        } else if (r == -EREMOTEIO || r == 0)
+                res = VM_RESOLVE_UNKNOWN; /* UNIMPLEMENTED, another RM error, a bad reply */
+        else
+                res = VM_RESOLVE_RETRY;
+        if (r == 0 && res == VM_RESOLVE_UNKNOWN)
+                r = -EBADMSG;
+        c.then(vm, c.guest_ipa, res, r, c.userdata);
+}
+
+void vm_parcel_resolve(Vm *vm, uint64_t guest_ipa, VmResolveThen then, void *userdata)
+{
+        int i = vm_find_parcel_ipa(vm, guest_ipa);
+        _cleanup_free_ RmSglEntry *sgl = NULL;
+        _cleanup_free_ uint8_t *buf = NULL;
+        ResolveCtx *ctx;
+        size_t cap;
+        ssize_t n;
+
+        if (i < 0)
+                return then(vm, guest_ipa, VM_RESOLVE_NOT_LENT, -ENOENT, userdata);
+        VmParcel *p = &vm->parcels[i];
+        /* Over 512 entries the lend went out with APPEND: an open parcel is never found,
+         * and one list cannot carry the SGL anyway. */
+        if (p->n_host == 0 || p->n_host > RM_MAX_LIST_ENTRIES)
+                return then(vm, guest_ipa, VM_RESOLVE_UNKNOWN, -E2BIG, userdata);
+        sgl = calloc(p->n_host, sizeof(RmSglEntry));
+        cap = 64 + p->n_host * 16;
+        buf = malloc(cap);
+        ctx = malloc(sizeof(*ctx));
+        if (!sgl || !buf || !ctx) {
+                free(ctx);
+                return then(vm, guest_ipa, VM_RESOLVE_RETRY, -ENOMEM, userdata);
+        }
+        for (size_t k = 0; k < p->n_host; k++)
+                sgl[k] = (RmSglEntry){ .ipa = p->host[k].ipa, .size = p->host[k].size };
+        RmAclEntry acl = { .vmid = vm->vmid, .rights = RM_ACL_RWX };
+        RmMemLookupSgl q = { .mem_type = RM_MEM_TYPE_NORMAL, .n_acl = 1, .acl = &acl,
+                             .n_sgl = p->n_host, .sgl = sgl };
+        n = rm_encode_mem_lookup_sgl(buf, cap, &q);
+        if (n < 0) {
+                free(ctx);
+                return then(vm, guest_ipa, VM_RESOLVE_UNKNOWN, (int)n, userdata);
+        }
+        *ctx = (ResolveCtx){ .guest_ipa = guest_ipa, .then = then, .userdata = userdata };
+        vm_call(vm, RM_MEM_QCOM_LOOKUP_SGL, buf, (size_t)n, resolve_done, ctx);
+}
+
+void vm_parcel_quarantine(Vm *vm, size_t i, const char *why)
+{
+        Manager *m = vm->manager;
+
+        if (i >= vm->n_parcels)
+                return;
+        VmParcel *p = &vm->parcels[i];
+        for (size_t k = 0; k < p->n_host; k++)
+                for (size_t j = 0; j < vm->n_ranges; j++)
+                        if (vm->ranges[j].ipa == p->host[k].ipa &&
+                            vm->ranges[j].size == p->host[k].size) {
+                                vm->ranges[j] = vm->ranges[--vm->n_ranges];
+                                break;
+                        }
+        m->pool_quarantined += p->size;
+        m->n_quarantined++;
+        log_vm_error(vm->config.name, vm->vmid ? vm->vmid : -1,
+                     "Pool range of the lend at 0x%" PRIx64 " (%" PRIu64 " bytes, %zu extents "
+                     "from 0x%" PRIx64 ") quarantined until the daemon restarts: %s",
+                     p->guest_ipa, p->size, p->n_host, p->n_host ? p->host[0].ipa : 0, why);
+        vm_event(vm, EVENT_VM_MEMORY, NULL,
+                 "pool range at 0x%" PRIx64 " (%" PRIu64 " bytes) quarantined: %s",
+                 p->n_host ? p->host[0].ipa : 0, p->size, why);
+        vm_remove_parcel(vm, i);
+        (void)vm_save_runtime(vm);
 }
 
 /* ======================= release loop ======================= */
@@ -251,6 +368,19 @@ static void release_reclaim_done(Vm *vm, int r, uint32_t rm_error, const uint8_t
                         return release_reclaim_next(vm, then_dealloc);
                 return release_fail(vm, RM_MEM_RECLAIM, r, rm_error);
         }
+        if (i < vm->n_parcels && r < 0 && !vm->parcels[i].looked_up) {
+                /* The RM does not know this handle: either it forgot the parcel, or the
+                 * handle we recorded was not the one it gave (a garbled MEM_LEND reply).
+                 * Look the parcel up by its SGL before letting its pool range go. */
+                VmParcel *p = &vm->parcels[i];
+                log_vm_warning(vm->config.name, vm->vmid ? vm->vmid : -1,
+                               "MEM_RECLAIM: the RM does not know parcel 0x%x; looking it up",
+                               p->handle);
+                p->handle = RM_MEM_HANDLE_INVALID;
+                p->pending = true;
+                p->looked_up = true; /* a suspect handle: UNIMPLEMENTED lets it go */
+                return release_reclaim_next(vm, then_dealloc);
+        }
         if (i < vm->n_parcels) {
                 VmParcel *p = &vm->parcels[i];
                 log_vm_debug(vm->config.name, vm->vmid ? vm->vmid : -1, "parcel 0x%x reclaimed",
@@ -262,11 +392,37 @@ static void release_reclaim_done(Vm *vm, int r, uint32_t rm_error, const uint8_t
         release_reclaim_next(vm, then_dealloc);
 }
 
-/* Reclaim parcels from the last one down; parcels without a handle were never lent. */
+static void release_resolved(Vm *vm, uint64_t guest_ipa, VmResolve res, int r, void *userdata)
+{
+        bool then_dealloc = (bool)(uintptr_t)userdata;
+        int i = vm_find_parcel_ipa(vm, guest_ipa);
+
+        if (i >= 0 && res == VM_RESOLVE_UNKNOWN) {
+                VmParcel *p = &vm->parcels[i];
+                if (p->looked_up) {
+                        /* only the handle was suspect: the RM's HANDLE_INVALID stands */
+                        p->pending = false;
+                } else {
+                        char why[128];
+                        snprintf(why, sizeof(why), "whether MEM_LEND happened is unknown and "
+                                 "MEM_QCOM_LOOKUP_SGL cannot tell (%s)",
+                                 r == -EREMOTEIO ? "RM error" : strerror(-r));
+                        vm_parcel_quarantine(vm, (size_t)i, why);
+                }
+        } else if (res == VM_RESOLVE_RETRY)
+                return release_fail(vm, RM_MEM_QCOM_LOOKUP_SGL, r, 0);
+        release_reclaim_next(vm, then_dealloc);
+}
+
+/* Reclaim parcels from the last one down; parcels without a handle were never lent, except
+ * pending ones (MEM_LEND outcome unknown), which are looked up first. */
 static void release_reclaim_next(Vm *vm, bool then_dealloc)
 {
         while (vm->n_parcels > 0 && vm->parcels[vm->n_parcels - 1].handle == RM_MEM_HANDLE_INVALID) {
                 VmParcel *p = &vm->parcels[vm->n_parcels - 1];
+                if (p->pending)
+                        return vm_parcel_resolve(vm, p->guest_ipa, release_resolved,
+                                                 (void *)(uintptr_t)then_dealloc);
                 vm_release_ranges(vm, p->host, p->n_host);
                 vm_remove_parcel(vm, vm->n_parcels - 1);
         }

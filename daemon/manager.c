@@ -322,13 +322,14 @@ int vm_save_runtime(Vm *vm)
                 return -ENOMEM;
         for (size_t i = 0; i < vm->n_parcels && n < STORE_PARCELS_MAX; i++) {
                 const VmParcel *p = &vm->parcels[i];
-                if (p->handle == RM_MEM_HANDLE_INVALID)
+                if (p->handle == RM_MEM_HANDLE_INVALID && !p->pending)
                         continue;
                 parcels[n++] = (StoreParcel){
                         .handle = p->handle,
                         .label = 0,
                         .guest_offset = p->guest_ipa - vm->config.memory_base,
                         .accepted = p->accepted,
+                        .pending = p->handle == RM_MEM_HANDLE_INVALID,
                         .sgl = p->host,
                         .n_sgl = p->n_host,
                 };

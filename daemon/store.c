@@ -198,6 +198,8 @@ int store_runtime_to_json(const StoreRuntime *rt, char **ret)
                 r |= add(po, "label", json_object_new_int64(p->label));
                 r |= add(po, "guest_offset", json_object_new_int64((int64_t)p->guest_offset));
                 r |= add(po, "accepted", json_object_new_boolean(p->accepted));
+                if (p->pending)
+                        r |= add(po, "pending", json_object_new_boolean(true));
                 r |= add(po, "sgl", extents_to_json(p->sgl, p->n_sgl));
                 if (r < 0)
                         return -ENOMEM;
@@ -440,7 +442,7 @@ static int parcel_from_json(json_object *po, StoreParcel *p, const char **ret_re
         static const Field fields[] = {
                 { "handle", json_type_int, false },   { "label", json_type_int, false },
                 { "guest_offset", json_type_int, false }, { "accepted", json_type_boolean, false },
-                { "sgl", json_type_array, false },
+                { "sgl", json_type_array, false },    { "pending", json_type_boolean, true },
         };
         uint64_t v;
         int r;
@@ -459,6 +461,7 @@ static int parcel_from_json(json_object *po, StoreParcel *p, const char **ret_re
         if (get_u64(po, "guest_offset", VM_IPA_LIMIT, &p->guest_offset) < 0)
                 return reject(ret_reason, "parcel guest_offset out of range");
         p->accepted = json_object_get_boolean(json_object_object_get(po, "accepted"));
+        p->pending = json_object_get_boolean(json_object_object_get(po, "pending"));
         return extents_from_json(json_object_object_get(po, "sgl"), &p->sgl, &p->n_sgl,
                                  ret_reason);
 }
@@ -588,9 +591,10 @@ int store_runtime_validate(const StoreRuntime *rt, const char **ret_reason)
         for (size_t i = 0; i < rt->n_parcels; i++) {
                 const StoreParcel *p = &rt->parcels[i];
 
-                if (p->handle == UINT32_MAX)
-                        return reject(ret_reason, "invalid parcel handle");
-                for (size_t j = 0; j < i; j++)
+                if ((p->handle == UINT32_MAX) != p->pending)
+                        return reject(ret_reason, p->pending ? "pending parcel with a handle"
+                                                             : "invalid parcel handle");
+                for (size_t j = 0; j < i && !p->pending; j++)
                         if (rt->parcels[j].handle == p->handle)
                                 return reject(ret_reason, "duplicate parcel handle");
                 if (p->n_sgl == 0 || p->n_sgl > STORE_EXTENTS_MAX)

@@ -48,6 +48,8 @@ typedef struct StoreParcel {
         uint32_t label;
         uint64_t guest_offset; /* offset in guest RAM of the parcel's first byte */
         bool accepted;         /* guest (or RM at VM_START) accepted it, as last seen */
+        bool pending;          /* MEM_LEND went out, no handle yet (handle UINT32_MAX): the
+                                * RM may hold it; recovery resolves it (MEM_QCOM_LOOKUP_SGL) */
         PoolExtent *sgl;       /* owned */
         size_t n_sgl;
 } StoreParcel;

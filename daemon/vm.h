@@ -64,6 +64,10 @@ typedef struct VmParcel {
         uint64_t size;
         bool accepted;      /* MEM_ACCEPTED seen (or consumed by VM_START) */
         bool complete;      /* every SGL chunk sent (MEM_APPEND END done) */
+        bool pending;       /* MEM_LEND went out and no handle is confirmed (no reply, a
+                             * garbled one, or the RM disowned the handle it gave): whether
+                             * the RM holds it is resolved with MEM_QCOM_LOOKUP_SGL */
+        bool looked_up;     /* the handle came from MEM_QCOM_LOOKUP_SGL */
         size_t n_host;      /* host pool ranges behind it (the SGL), in guest order */
         PoolExtent *host;
 } VmParcel;

@@ -201,35 +201,8 @@ static Outcome run_op(RelStack *s, int op)
 }
 
 typedef struct Counters {
-        unsigned cases, ok, api_errors, not_reached, failed, known;
+        unsigned cases, ok, api_errors, not_reached, failed;
 } Counters;
-
-/*
- * Cases that fail today, with the report that explains them (docs/reliability.md). The short
- * mode skips them (so ctest stays green while the fix is pending) and says so; --full runs
- * them and counts them as failures. kind NULL = every kind at that call.
- */
-typedef struct Known {
-        int op;
-        uint32_t msg_id;
-        const char *kind;
-        const char *why;
-} Known;
-
-static const Known known[] = {
-        { OP_PAGING, RM_MEM_LEND, "corrupt-out",
-          "a corrupted MEM_LEND reply hands the daemon a wrong handle: the real parcel stays in "
-          "the RM (SHARING) and nobody owns it (no MEM_QCOM_LOOKUP_SGL resync)" },
-};
-
-static const Known *known_failure(int op, uint32_t msg_id, const char *kind)
-{
-        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-                if (known[i].op == op && known[i].msg_id == msg_id &&
-                    (!known[i].kind || strcmp(known[i].kind, kind) == 0))
-                        return &known[i];
-        return NULL;
-}
 
 #define CASE_FAIL(...) (snprintf(fail, sizeof(fail), __VA_ARGS__), false)
 
@@ -365,21 +338,12 @@ int main(int argc, char **argv)
         }
         for (size_t c = 0; c < ncases; c++) {
                 const Case *x = &cases[c];
-                const Known *kn = known_failure(x->op, seqs[x->op][x->k], kinds[x->kind].name);
-                if (kn && !a.full) {
-                        printf("  %-14s #%-2u %-24s %-20s -> skipped, known failure: %s\n",
-                               op_names[x->op], x->k, rm_msg_id_to_string(seqs[x->op][x->k]),
-                               kinds[x->kind].name, kn->why);
-                        cnt.known++;
-                        continue;
-                }
                 char fail[2500];
                 if (run_case(s, x->op, x->k, seqs[x->op], nseq[x->op], &kinds[x->kind], &cnt, fail,
                              sizeof(fail)))
                         continue;
                 if (nfail < 16)
-                        snprintf(failures[nfail], sizeof(failures[nfail]), "%s%s", fail,
-                                 kn ? " (known)" : "");
+                        snprintf(failures[nfail], sizeof(failures[nfail]), "%s", fail);
                 nfail++;
                 /* the stack holds leftovers now: start a fresh one for the next case */
                 fprintf(stderr, "  (daemon log of the failed case: %s)\n", s->log_path);
@@ -394,8 +358,8 @@ int main(int argc, char **argv)
         for (unsigned i = 0; i < nfail && i < 16; i++)
                 printf("FAILED: %s\n", failures[i]);
         printf("test-rel-faults: %u cases (%u answered ok, %u answered with an error, %u where "
-               "the call was not reached, %u FAILED; %u known failures skipped) in %.1f s\n",
-               cnt.cases, cnt.ok, cnt.api_errors, cnt.not_reached, cnt.failed, cnt.known,
+               "the call was not reached, %u FAILED) in %.1f s\n",
+               cnt.cases, cnt.ok, cnt.api_errors, cnt.not_reached, cnt.failed,
                (rel_now_usec() - t0) / 1e6);
         rel_stack_free(s);
         return cnt.failed ? 1 : 0;

@@ -12,7 +12,8 @@
  * is kept only while it holds RM resources (manager.h); at the end DestroyVM of everything leaves the RM empty and the pool at its
  * baseline.
  *
- *   --strict: fail on the known bug too (orphan parcel after a kill during MEM_LEND)
+ *   --strict: accepted and ignored (every invariant is checked; the orphan parcel after a
+ *             kill during MEM_LEND is fixed: the pending lend is recorded and looked up)
  *   test-rel-soak --short   60 operations, 4 VMs        test-rel-soak --full   400, 8 VMs
  */
 #include <errno.h>
@@ -71,30 +72,11 @@ static bool acceptable_error(const char *err)
         return false;
 }
 
-/*
- * A known daemon bug (docs/reliability.md, findings): killed between MEM_LEND going out and
- * its handle being recorded, the daemon restarts without knowing the parcel, recovery
- * releases the VM, and the parcel stays lent in the RM with no owner. Unless --strict, such
- * a parcel is counted, reported and excluded from the later checks, and the soak goes on.
- */
-static bool strict;
-static unsigned known_orphans, known_refusals;
-
 static void wait_consistent_after_kill(RelStack *s, unsigned step)
 {
         char why[1024];
-        for (int tries = 0; tries < 16; tries++) {
-                unsigned h;
-                const char *p;
-                if (rel_wait_consistent(s, 60000, why, sizeof(why)) == 0)
-                        return;
-                if (strict || !(p = strstr(why, "RM parcel ")) || !strstr(why, "recorded by 0 daemon VMs") ||
-                    sscanf(p, "RM parcel 0x%x", &h) != 1)
-                        break;
-                printf("  step %u: KNOWN FAILURE after a kill: %s (excluded from now on)\n", step, why);
-                rel_ignore_parcel(h);
-                known_orphans++;
-        }
+        if (rel_wait_consistent(s, 60000, why, sizeof(why)) == 0)
+                return;
         REL_FAIL("step %u: after restart daemon and RM disagree: %s", step, why);
 }
 
@@ -160,7 +142,7 @@ int main(int argc, char **argv)
         RelArgs a;
         for (int i = 1; i < argc; i++)
                 if (strcmp(argv[i], "--strict") == 0) {
-                        strict = true;
+                        /* accepted for old command lines: the soak is always strict now */
                         memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(char *));
                         argc--;
                         break;
@@ -215,16 +197,6 @@ int main(int argc, char **argv)
                                    op_names[op], name, strerror(-r));
                         if (r < 0) {
                                 errors++;
-                                if (op == OP_START && known_orphans && !strict &&
-                                    error_is(err, "io.gunyah.Manager.RMError")) {
-                                        /* the consequence of a known orphan parcel: the daemon
-                                         * freed its pool range, the RM still has it lent, so
-                                         * lending it again is refused (MEM_INVALID) */
-                                        printf("  step %u: KNOWN FAILURE: start %s refused by the RM "
-                                               "(pool range of an orphan parcel)\n", step, name);
-                                        known_refusals++;
-                                        break;
-                                }
                                 REL_ASSERT(acceptable_error(err), "step %u: %s %s: %s", step,
                                            op_names[op], name, err);
                                 if (error_is(err, "io.gunyah.Manager.NoSuchVM"))
@@ -302,9 +274,8 @@ int main(int argc, char **argv)
         r = rel_cleanup_all(s, 120000, why, sizeof(why));
         REL_ASSERT(r == 0, "end: leak: %s", why);
         printf("test-rel-soak: %u operations (%u answered with an expected error), %u SIGKILLs and "
-               "restarts in %.1f s: every invariant held, except (known) %u orphan parcels, %u starts "
-               "refused because of them\n", nops, errors, kills,
-               (rel_now_usec() - t0) / 1e6, known_orphans, known_refusals);
+               "restarts in %.1f s: every invariant held\n", nops, errors, kills,
+               (rel_now_usec() - t0) / 1e6);
         for (unsigned i = 0; i < OP__MAX; i++)
                 printf("  %-28s %u\n", op_names[i], counts[i]);
         rel_stack_free(s);
