@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "uapi/linux/gunyah-host.h"
@@ -648,12 +649,23 @@ int manager_new(sd_event *event, const ManagerOptions *o, Manager **ret)
                                                     : MANAGER_DEFAULT_STOP_TIMEOUT_USEC;
         m->link_state = MANAGER_LINK_DOWN;
 
-        if (o->pool_device) {
+        /* Without --pool, a host whose RM link is the module's device takes the module's
+         * pool (issue: "--pool device, and the default when /dev/gunyah exists"). */
+        bool pool_device = o->pool_device;
+        struct stat st;
+        if (!pool_device && !m->pool_file && m->rm_device && stat(m->rm_device, &st) == 0 &&
+            S_ISCHR(st.st_mode)) {
+                log_info("No --pool given: using the VM memory pool of %s", m->rm_device);
+                pool_device = true;
+        }
+        if (pool_device) {
                 r = manager_open_pool_device(m);
                 if (r < 0)
                         return r;
         } else if (!m->pool_file || m->pool_size == 0)
-                return log_error_errno(-EINVAL, "A host memory pool is required (--pool FILE:IPA:SIZE)");
+                return log_error_errno(-EINVAL,
+                                       "A host memory pool is required (--pool FILE:IPA:SIZE, "
+                                       "or --pool device with the host module's device)");
         if (!m->pool) {
                 r = pool_new_file(&m->pool, m->pool_file, m->pool_ipa, m->pool_size);
                 if (r < 0)

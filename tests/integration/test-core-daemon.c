@@ -5,6 +5,8 @@
  * ending it cleanly; bad options refused with exit status 1.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -32,6 +34,40 @@ static pid_t spawn_daemon(char *const argv[], const char *notify)
                 _exit(127);
         }
         return pid;
+}
+
+/* As spawn_daemon(), with stderr to a fresh file LOG. */
+static pid_t spawn_daemon_log(char *const argv[], const char *log)
+{
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+                        _exit(126);
+                unsetenv("NOTIFY_SOCKET");
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        return pid;
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+        char buf[8192];
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n < 0)
+                return false;
+        buf[n] = 0;
+        if (!strstr(buf, needle)) {
+                fprintf(stderr, "%s does not say '%s':\n%s\n", path, needle, buf);
+                return false;
+        }
+        return true;
 }
 
 static int wait_exit(pid_t pid, unsigned timeout_ms)
@@ -126,6 +162,19 @@ TEST(daemon_config_ready_api_sigterm)
         ASSERT_EQ(wait_exit(spawn_daemon(bad2, NULL), 20000), 1);
         char *bad3[] = { bin, "--rpc-timeout", "soon", "--pool", "x:1:2", NULL };
         ASSERT_EQ(wait_exit(spawn_daemon(bad3, NULL), 20000), 1);
+
+        /* No --pool and a character device as the RM link: the device's pool is the
+         * default, so gunyahd asks the device for it (/dev/null has none) instead of
+         * asking for --pool; a link that is no device still needs --pool. */
+        char log[PATH_MAX], state[PATH_MAX];
+        snprintf(log, sizeof(log), "%s/no-pool.log", c->state_dir);
+        snprintf(state, sizeof(state), "%s/no-pool-state", c->state_dir);
+        char *nopool[] = { bin, "--rm-device", "/dev/null", "--state-dir", state, NULL };
+        ASSERT_EQ(wait_exit(spawn_daemon_log(nopool, log), 20000), 1);
+        ASSERT_TRUE(file_contains(log, "reports no VM memory pool"));
+        char *nopool2[] = { bin, "--rm-socket", "/nonexistent", "--state-dir", state, NULL };
+        ASSERT_EQ(wait_exit(spawn_daemon_log(nopool2, log), 20000), 1);
+        ASSERT_TRUE(file_contains(log, "A host memory pool is required"));
         core_free(c);
 }
 
