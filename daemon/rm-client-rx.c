@@ -141,6 +141,9 @@ static void handle_reply(RmClient *c, const RmHeader *h, const uint8_t *payload,
         }
 
         c->stats.replies++;
+        /* The reply we waited for is in: nothing else is due, so back to the loop instead of
+         * a read() that would only say EAGAIN (a notification behind it wakes us again). */
+        rm_link_yield(c->link);
         r = rm_reply_split(payload, len, &rm_err, &data, &data_len);
         if (r < 0) {
                 log_bad_msg(c, h, payload, len, "reply to %s seq %u shorter than its error word",

@@ -17,7 +17,10 @@
  * per wakeup; sd-event io sources are level-triggered, so what is left wakes us again after
  * other sources had their turn. The hypervisor raises the RX interrupt on the first queued
  * message whether or not the sender set PUSH (rm-protocol.md section 1, "Default
- * thresholds"), and the RM never sets PUSH, so reading until EAGAIN is required.
+ * thresholds"), and the RM never sets PUSH, so the readiness must not be lost: the link reads
+ * until EAGAIN unless the receiver calls rm_link_yield(), and stops early only on a fd whose
+ * poll() stays readable while messages are queued (sockets; the host module keeps its
+ * RX-ready bit set while msgq_recv reports "not empty").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +58,7 @@ struct RmLink {
         bool up;
         bool want_out;     /* io source currently includes EPOLLOUT */
         bool is_socket;    /* write with send(MSG_NOSIGNAL): no SIGPIPE on a dead peer */
+        bool yield;        /* the receiver asked to stop reading after this packet */
         int pending_error; /* write error to turn into "down" from the loop */
 
         sd_event_source *io;
@@ -197,6 +201,11 @@ void rm_link_set_handlers(RmLink *l, RmLinkRecvFn recv, RmLinkStateFn state, voi
         l->recv_fn = recv;
         l->state_fn = state;
         l->userdata = userdata;
+}
+
+void rm_link_yield(RmLink *l)
+{
+        l->yield = true;
 }
 
 void rm_link_set_backoff(RmLink *l, uint64_t min_usec, uint64_t max_usec)
@@ -531,6 +540,7 @@ static int link_read(RmLink *l)
 {
         uint8_t buf[RM_LINK_RX_BUF];
 
+        l->yield = false;
         for (unsigned i = 0; i < RM_LINK_READ_BUDGET; i++) {
                 ssize_t n = read(l->fd, buf, sizeof(buf));
 
@@ -549,6 +559,10 @@ static int link_read(RmLink *l)
                         l->recv_fn(l, buf, (size_t)n, l->userdata);
                 if (!l->up || l->fd < 0)
                         return 0; /* a callback took the link down (not expected) */
+                if (l->yield) {
+                        l->yield = false;
+                        return 1; /* maybe more: the level-triggered source tells */
+                }
         }
         return 1;
 }

@@ -14,8 +14,9 @@
  * Invariants: packets leave in the order rm_link_send() queued them, each whole, none
  * dropped while the link is up; EAGAIN on write waits for POLLOUT (no spinning); on POLLIN
  * the link reads until EAGAIN (at most RM_LINK_READ_BUDGET packets per wakeup, the rest on
- * the next level-triggered wakeup). Up/down changes are reported only from the event loop,
- * never from inside rm_link_send(); going down discards the TX queue.
+ * the next level-triggered wakeup) unless the receiver calls rm_link_yield(). Up/down
+ * changes are reported only from the event loop, never from inside rm_link_send(); going
+ * down discards the TX queue.
  * Errors: negative errno; callbacks must not free the link.
  */
 #include <stdbool.h>
@@ -76,6 +77,10 @@ RmLink *rm_link_free(RmLink *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(RmLink *, rm_link_free);
 
 void rm_link_set_handlers(RmLink *l, RmLinkRecvFn recv, RmLinkStateFn state, void *userdata);
+/* From the receive callback: read no further packet in this wakeup. What is still queued is
+ * read on the next one (the io source is level-triggered); this saves the read() that would
+ * only return EAGAIN when the receiver knows nothing more is due (a reply it waited for). */
+void rm_link_yield(RmLink *l);
 /* Backoff for the socket and device providers (min > 0, max >= min), before start. */
 void rm_link_set_backoff(RmLink *l, uint64_t min_usec, uint64_t max_usec);
 

@@ -337,6 +337,47 @@ TEST(odd_packets)
         sd_event_unref(e);
 }
 
+static void link_recv_yield(RmLink *l, const uint8_t *p, size_t len, void *u)
+{
+        link_recv(l, p, len, u);
+        rm_link_yield(l);
+}
+
+/* rm_link_yield() from the receive callback: one packet per wakeup, none lost; the rest
+ * arrives on the following (level-triggered) wakeups, in order. */
+TEST(yield_reads_one_per_wakeup)
+{
+        uint8_t pkt[8] = {0x21};
+        RmLink *l;
+        LinkCtx x = {0};
+        sd_event *e;
+        int sv[2];
+
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv));
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_OK(rm_link_new_fd(&l, e, sv[0]));
+        rm_link_set_handlers(l, link_recv_yield, link_state, &x);
+        ASSERT_OK(rm_link_start(l));
+        run_until_count(e, &x.ups, 1);
+        for (uint8_t i = 0; i < 3; i++) {
+                pkt[1] = i;
+                ASSERT_EQ(send(sv[1], pkt, sizeof(pkt), 0), (ssize_t)sizeof(pkt));
+        }
+        for (unsigned i = 1; i <= 3; i++) {
+                ASSERT_EQ(sd_event_run(e, 1000 * 1000), 1);
+                ASSERT_EQ(x.rx, i);
+                ASSERT_EQ(x.last[1], i - 1);
+        }
+        /* a peer hangup behind a yielded packet is still seen */
+        ASSERT_EQ(send(sv[1], pkt, sizeof(pkt), 0), (ssize_t)sizeof(pkt));
+        close(sv[1]);
+        run_until_count(e, &x.downs, 1);
+        ASSERT_EQ(x.rx, 4);
+        ASSERT_EQ(x.down_error, -ECONNRESET);
+        rm_link_free(l);
+        sd_event_unref(e);
+}
+
 static uint64_t cpu_usec(void)
 {
         struct timespec ts;
