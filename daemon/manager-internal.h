@@ -244,6 +244,8 @@ int vm_paging_setup(Vm *vm);
 void vm_paging_resolve_pending(Vm *vm);
 /* Demand-paging geometry for a given image parcel size (recovery: from the records). */
 int vm_paging_setup_image(Vm *vm, uint64_t image_parcel_size);
+/* manager-start.c: the openat2-less path walk (every component O_NOFOLLOW), for tests. */
+int manager_open_beneath_nofollow(int dirfd, const char *path);
 /* manager-recovery.c */
 int manager_load(Manager *m);
 void manager_on_link_up(Manager *m);

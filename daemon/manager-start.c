@@ -527,6 +527,40 @@ void manager_start_run(Vm *vm)
 
 /* ---- synchronous checks, before anything is allocated ---- */
 
+/*
+ * Kernels before 5.6 (and valgrind) lack openat2. The fallback walks PATH one component at a
+ * time from DIRFD, refusing a symlink at every step (O_NOFOLLOW): a symlinked directory in
+ * the middle cannot lead out of the image directory either. PATH has no "." or ".."
+ * component and is relative (vm_source_is_valid). Returns an fd or -1 with errno set.
+ */
+int manager_open_beneath_nofollow(int dirfd, const char *path)
+{
+        char comp[VM_PATH_MAX + 1];
+        _cleanup_close_ int dir = -1;
+        const char *p = path;
+
+        for (;;) {
+                const char *slash = strchr(p, '/');
+                size_t len = slash ? (size_t)(slash - p) : strlen(p);
+                if (len == 0 || len >= sizeof(comp)) {
+                        errno = EINVAL;
+                        return -1;
+                }
+                memcpy(comp, p, len);
+                comp[len] = 0;
+                int from = dir >= 0 ? dir : dirfd;
+                if (!slash)
+                        return openat(from, comp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                int next = openat(from, comp, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                if (next < 0)
+                        return -1;
+                if (dir >= 0)
+                        close(dir);
+                dir = next;
+                p = slash + 1;
+        }
+}
+
 static int open_source(Manager *m, const char *path, int given_fd, const char *what,
                        ManagerError *err)
 {
@@ -552,9 +586,7 @@ static int open_source(Manager *m, const char *path, int given_fd, const char *w
                                          what, path);
         fd = (int)syscall(SYS_openat2, m->image_dir_fd, path, &how, sizeof(how));
         if (fd < 0 && errno == ENOSYS && vm_source_is_valid(path))
-                /* Kernels before 5.6 (and valgrind) lack openat2: the path has no ".."
-                 * component (vm_source_is_valid) and the last one may not be a symlink. */
-                fd = openat(m->image_dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                fd = manager_open_beneath_nofollow(m->image_dir_fd, path);
         if (fd < 0)
                 return manager_error_set(err, -ENOEXEC, "Cannot open the %s %s: %s", what, path,
                                          strerror(errno));

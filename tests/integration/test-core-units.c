@@ -2,12 +2,15 @@
 /* Unit tests of the core's pure parts: the event log window and subscribers, the VM state
  * transition table, daemon options and the configuration file. No simulator. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "events.h"
+#include "manager-internal.h"
 #include "options.h"
 #include "test.h"
 #include "vm.h"
@@ -207,6 +210,52 @@ TEST(options_file_then_flags)
         ASSERT_EQ(options_parse(&o, 5, argv6), -EINVAL); /* not 2 MiB aligned */
         options_done(&o);
         unlink(path);
+}
+
+/* The fallback for kernels without openat2: no symlink anywhere on the path, so neither a
+ * symlinked file nor a symlinked directory leads out of the image directory. */
+TEST(open_beneath_without_openat2)
+{
+        char root[] = "/tmp/test-core-units.XXXXXX", p[256];
+        ASSERT_TRUE(mkdtemp(root) != NULL);
+        snprintf(p, sizeof(p), "%s/images", root);
+        ASSERT_OK(mkdir(p, 0700));
+        snprintf(p, sizeof(p), "%s/images/sub", root);
+        ASSERT_OK(mkdir(p, 0700));
+        snprintf(p, sizeof(p), "%s/outside", root);
+        ASSERT_OK(mkdir(p, 0700));
+        const char *files[] = { "images/sub/Image", "outside/Image" };
+        for (size_t i = 0; i < 2; i++) {
+                snprintf(p, sizeof(p), "%s/%s", root, files[i]);
+                int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+                ASSERT_OK(fd);
+                close(fd);
+        }
+        char target[256];
+        snprintf(target, sizeof(target), "%s/outside", root);
+        snprintf(p, sizeof(p), "%s/images/linkdir", root);
+        ASSERT_OK(symlink(target, p));
+        snprintf(target, sizeof(target), "%s/outside/Image", root);
+        snprintf(p, sizeof(p), "%s/images/link", root);
+        ASSERT_OK(symlink(target, p));
+
+        snprintf(p, sizeof(p), "%s/images", root);
+        int dfd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_OK(dfd);
+        int fd = manager_open_beneath_nofollow(dfd, "sub/Image");
+        ASSERT_OK(fd);
+        close(fd);
+        ASSERT_EQ(manager_open_beneath_nofollow(dfd, "linkdir/Image"), -1);
+        ASSERT_TRUE(errno == ELOOP || errno == ENOTDIR);
+        ASSERT_EQ(manager_open_beneath_nofollow(dfd, "link"), -1);
+        ASSERT_EQ(errno, ELOOP);
+        ASSERT_EQ(manager_open_beneath_nofollow(dfd, "sub/missing"), -1);
+        ASSERT_EQ(errno, ENOENT);
+        close(dfd);
+
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+        ASSERT_EQ(system(cmd), 0);
 }
 
 TEST_MAIN()
