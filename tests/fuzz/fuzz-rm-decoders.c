@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz every payload decoder of rm-vm.h, rm-mem.h and rm-notify.h. The first input byte picks
- * the decoder, the rest is the payload (copied to an exact-size heap buffer so ASan sees any
+ * Fuzz every payload decoder of rm-vm.h, rm-mem.h (MEM_QCOM_LOOKUP_SGL too) and
+ * rm-notify.h. The first input byte picks the decoder, the rest is the payload (copied to an exact-size heap buffer so ASan sees any
  * read past it). When a decode succeeds, the fields are re-encoded, decoded again and
  * compared field by field: the codec must round-trip whatever it accepts.
  */
@@ -220,6 +220,33 @@ static void f_mem_create(const uint8_t *p, size_t n)
         attr_eq(a.attr, b.attr, a.n_attr);
 }
 
+static void f_mem_lookup_sgl(const uint8_t *p, size_t n)
+{
+        RmMemLookupSgl a = { .acl = acl[0], .sgl = sgl[0], .attr = attr[0] };
+        RmMemLookupSgl b = { .acl = acl[1], .sgl = sgl[1], .attr = attr[1] };
+        if (rm_decode_mem_lookup_sgl(p, n, &a) < 0)
+                return;
+        CHECK(a.n_acl <= L && a.n_sgl <= L && a.n_attr <= L);
+        CHECK(a.has_attr_list || a.n_attr == 0);
+        size_t k = reencode(rm_encode_mem_lookup_sgl(enc, sizeof(enc), &a));
+        CHECK(rm_decode_mem_lookup_sgl(enc, k, &b) == 0);
+        CHECK(a.mem_type == b.mem_type && a.label == b.label);
+        CHECK(a.n_acl == b.n_acl && a.n_sgl == b.n_sgl && a.n_attr == b.n_attr);
+        acl_eq(a.acl, b.acl, a.n_acl);
+        sgl_eq(a.sgl, b.sgl, a.n_sgl);
+        attr_eq(a.attr, b.attr, a.n_attr);
+}
+
+static void f_mem_lookup_sgl_reply(const uint8_t *p, size_t n)
+{
+        uint32_t a, b;
+        if (rm_decode_mem_lookup_sgl_reply(p, n, &a) < 0)
+                return;
+        CHECK(n == 4);
+        size_t k = reencode(rm_encode_mem_lookup_sgl_reply(enc, sizeof(enc), a));
+        CHECK(rm_decode_mem_lookup_sgl_reply(enc, k, &b) == 0 && a == b);
+}
+
 static void f_mem_create_reply(const uint8_t *p, size_t n)
 {
         uint32_t a, b;
@@ -396,7 +423,8 @@ static void (*const decoders[])(const uint8_t *p, size_t n) = {
         f_mem_create,        f_mem_create_reply,  f_mem_append,         f_mem_accept,
         f_mem_accept_reply,  f_mem_handle_req,    f_mem_notify,         f_notify_vm_status,
         f_notify_vm_exited,  f_notify_vm_shutdown, f_notify_mem_owner,  f_notify_mem_recall,
-        f_notify_mem_shared, f_sim_page_fault,    f_reply_and_list,
+        f_notify_mem_shared, f_sim_page_fault,    f_reply_and_list,     f_mem_lookup_sgl,
+        f_mem_lookup_sgl_reply,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
