@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz every payload decoder of rm-vm.h, rm-mem.h (MEM_QCOM_LOOKUP_SGL too) and
- * rm-notify.h. The first input byte picks the decoder, the rest is the payload (copied to an exact-size heap buffer so ASan sees any
- * read past it). When a decode succeeds, the fields are re-encoded, decoded again and
- * compared field by field: the codec must round-trip whatever it accepts.
+ * Fuzz every payload decoder of rm-vm.h, rm-mem.h (MEM_QCOM_LOOKUP_SGL too) and rm-notify.h.
+ * The first input byte picks the decoder, the rest is the payload (copied to an exact-size
+ * heap buffer so ASan sees any read past it). When a decode succeeds, the fields are
+ * re-encoded, decoded again and compared field by field: the codec must round-trip whatever
+ * it accepts.
  */
 #include <errno.h>
 #include <stdint.h>
