@@ -33,12 +33,35 @@ struct Store {
 
 static bool crash_before_rename;
 static unsigned tmp_counter;
+static struct {
+        int error;
+        unsigned seen, first, count;
+} write_fault;
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 void store_set_crash_before_rename_for_test(bool on)
 {
         crash_before_rename = on;
+}
+
+void store_set_write_fault_for_test(int error, unsigned first, unsigned count)
+{
+        write_fault.error = error;
+        write_fault.seen = 0;
+        write_fault.first = first;
+        write_fault.count = count;
+}
+
+static bool write_fault_now(void)
+{
+        unsigned k;
+
+        if (write_fault.error == 0)
+                return false;
+        k = write_fault.seen++;
+        return k >= write_fault.first &&
+               (write_fault.count == 0 || k - write_fault.first < write_fault.count);
 }
 
 static const char *const boot_names[_STORE_BOOT_MAX] = {
@@ -144,23 +167,66 @@ int store_definition_to_json(const VmConfig *c, char **ret)
         return to_string(o, ret);
 }
 
+/* Length of the run of equally sized, equally spaced extents starting at e[0] (at least 1):
+ * e[k] = { e[0].ipa + k * stride, e[0].size } for k < count, with stride >= size. */
+static size_t run_length(const PoolExtent *e, size_t n, uint64_t *ret_stride)
+{
+        uint64_t stride;
+        size_t k;
+
+        *ret_stride = 0;
+        if (n < 2 || e[1].size != e[0].size || e[1].ipa <= e[0].ipa ||
+            e[1].ipa - e[0].ipa < e[0].size)
+                return 1;
+        stride = e[1].ipa - e[0].ipa;
+        for (k = 2; k < n; k++)
+                if (e[k].size != e[0].size || e[k].ipa <= e[k - 1].ipa ||
+                    e[k].ipa - e[k - 1].ipa != stride)
+                        break;
+        *ret_stride = stride;
+        return k;
+}
+
+static int array_add_u64(json_object *a, uint64_t v)
+{
+        json_object *x = json_object_new_int64((int64_t)v);
+
+        if (!x || json_object_array_add(a, x) < 0) {
+                json_object_put(x);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* An extent list, compact: one entry per run, [ipa, size] for a single extent and
+ * [ipa, size, count, stride] for count >= 2 extents of the same size, stride apart. */
 static json_object *extents_to_json(const PoolExtent *e, size_t n)
 {
-        json_object *a = json_object_new_array_ext((int)MIN(n, (size_t)INT32_MAX));
+        json_object *a = json_object_new_array();
 
-        for (size_t i = 0; a && i < n; i++) {
-                json_object *pair = json_object_new_array_ext(2);
+        for (size_t i = 0; a && i < n;) {
+                uint64_t stride;
+                size_t count = run_length(e + i, n - i, &stride);
+                json_object *entry = json_object_new_array_ext(count > 1 ? 4 : 2);
+                int r;
 
-                if (!pair || json_object_array_add(a, pair) < 0) {
-                        json_object_put(pair);
+                if (!entry || json_object_array_add(a, entry) < 0) {
+                        json_object_put(entry);
                         json_object_put(a);
                         return NULL;
                 }
-                if (json_object_array_add(pair, json_object_new_int64((int64_t)e[i].ipa)) < 0 ||
-                    json_object_array_add(pair, json_object_new_int64((int64_t)e[i].size)) < 0) {
+                r = array_add_u64(entry, e[i].ipa);
+                if (r >= 0)
+                        r = array_add_u64(entry, e[i].size);
+                if (r >= 0 && count > 1)
+                        r = array_add_u64(entry, count);
+                if (r >= 0 && count > 1)
+                        r = array_add_u64(entry, stride);
+                if (r < 0) {
                         json_object_put(a);
                         return NULL;
                 }
+                i += count;
         }
         return a;
 }
@@ -176,7 +242,7 @@ int store_runtime_to_json(const StoreRuntime *rt, char **ret)
                 return -ENOMEM;
         if (!boot)
                 return -EINVAL;
-        r |= add(o, "version", json_object_new_int(STORE_FORMAT_VERSION));
+        r |= add(o, "version", json_object_new_int(STORE_RUNTIME_VERSION));
         r |= add(o, "kind", json_object_new_string("runtime"));
         r |= add(o, "name", json_object_new_string(rt->name ? rt->name : ""));
         r |= add(o, "vmid", json_object_new_int(rt->vmid));
@@ -305,14 +371,20 @@ static const char *get_str(json_object *o, const char *key)
         return json_object_get_string(v);
 }
 
-static int check_header(json_object *o, const char *kind, const char **ret_reason)
+/* The record's version, which must be one this loader reads for kind. */
+static int check_header(json_object *o, const char *kind, uint64_t *ret_version,
+                        const char **ret_reason)
 {
         uint64_t version;
+        bool runtime = strcmp(kind, "runtime") == 0;
 
-        if (get_u64(o, "version", UINT32_MAX, &version) < 0 || version != STORE_FORMAT_VERSION)
+        if (get_u64(o, "version", UINT32_MAX, &version) < 0 ||
+            !(version == STORE_FORMAT_VERSION || (runtime && version == STORE_RUNTIME_VERSION)))
                 return reject(ret_reason, "unsupported record version");
         if (!get_str(o, "kind") || strcmp(get_str(o, "kind"), kind) != 0)
                 return reject(ret_reason, "wrong record kind");
+        if (ret_version)
+                *ret_version = version;
         return 0;
 }
 
@@ -352,7 +424,7 @@ int store_definition_from_json(const char *buf, size_t len, VmConfig *ret,
         r = check_fields(o, fields, ELEMENTSOF(fields), ret_reason);
         if (r < 0)
                 return r;
-        r = check_header(o, "definition", ret_reason);
+        r = check_header(o, "definition", NULL, ret_reason);
         if (r < 0)
                 return r;
 
@@ -395,49 +467,96 @@ int store_definition_from_json(const char *buf, size_t len, VmConfig *ret,
         return 0;
 }
 
-static int extents_from_json(json_object *a, PoolExtent **ret, size_t *ret_n,
-                             const char **ret_reason)
+/* Element k of an entry of an extent list: a non-negative integer up to max. */
+static int entry_u64(json_object *entry, size_t k, uint64_t max, uint64_t *ret)
 {
-        size_t n;
-        PoolExtent *e;
+        json_object *x = json_object_array_get_idx(entry, k);
+        int64_t iv;
 
-        if (!json_object_is_type(a, json_type_array))
-                return reject(ret_reason, "extent list is not an array");
-        n = json_object_array_length(a);
-        if (n > STORE_EXTENTS_MAX)
-                return reject(ret_reason, "too many extents");
-        e = calloc(MAX(n, (size_t)1), sizeof(*e));
-        if (!e)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                json_object *pair = json_object_array_get_idx(a, i);
-                uint64_t v[2];
-
-                if (!json_object_is_type(pair, json_type_array) ||
-                    json_object_array_length(pair) != 2) {
-                        free(e);
-                        return reject(ret_reason, "extent is not an [ipa, size] pair");
-                }
-                for (size_t k = 0; k < 2; k++) {
-                        json_object *x = json_object_array_get_idx(pair, k);
-                        int64_t iv;
-
-                        errno = 0;
-                        iv = json_object_is_type(x, json_type_int) ? json_object_get_int64(x) : -1;
-                        if (errno != 0 || iv < 0 || (uint64_t)iv > POOL_IPA_LIMIT) {
-                                free(e);
-                                return reject(ret_reason, "extent value out of range");
-                        }
-                        v[k] = (uint64_t)iv;
-                }
-                e[i] = (PoolExtent){ .ipa = v[0], .size = v[1] };
-        }
-        *ret = e;
-        *ret_n = n;
+        if (!json_object_is_type(x, json_type_int))
+                return -EBADMSG;
+        errno = 0;
+        iv = json_object_get_int64(x);
+        if (errno != 0 || iv < 0 || (uint64_t)iv > max)
+                return -EBADMSG;
+        *ret = (uint64_t)iv;
         return 0;
 }
 
-static int parcel_from_json(json_object *po, StoreParcel *p, const char **ret_reason)
+/*
+ * An extent list: entries [ipa, size] (one extent) or, from version 2 on,
+ * [ipa, size, count, stride] (count >= 2 extents of size bytes, the k-th at ipa + k * stride,
+ * stride >= size and a multiple of 4 KiB, the last one below POOL_IPA_LIMIT). At most
+ * STORE_EXTENTS_MAX extents, and *budget (what the record may still hold) is charged before
+ * anything is allocated. Alignment and the rest are store_runtime_validate()'s job.
+ */
+static int extents_from_json(json_object *a, bool runs, size_t *budget, PoolExtent **ret,
+                             size_t *ret_n, const char **ret_reason)
+{
+        _cleanup_free_ PoolExtent *e = NULL;
+        size_t n_entries, total = 0, o = 0;
+
+        if (!json_object_is_type(a, json_type_array))
+                return reject(ret_reason, "extent list is not an array");
+        n_entries = json_object_array_length(a);
+        if (n_entries > STORE_EXTENTS_MAX)
+                return reject(ret_reason, "too many extents");
+        /* Pass 1: shape and ranges of every entry, and the number of extents. */
+        for (size_t i = 0; i < n_entries; i++) {
+                json_object *entry = json_object_array_get_idx(a, i);
+                size_t len = json_object_is_type(entry, json_type_array)
+                                 ? json_object_array_length(entry)
+                                 : 0;
+                uint64_t ipa, size, count = 1, stride = 0;
+
+                if (len != 2 && !(runs && len == 4))
+                        return reject(ret_reason, runs ? "extent is not an [ipa, size] pair or "
+                                                         "an [ipa, size, count, stride] run"
+                                                       : "extent is not an [ipa, size] pair");
+                if (entry_u64(entry, 0, POOL_IPA_LIMIT, &ipa) < 0 ||
+                    entry_u64(entry, 1, POOL_IPA_LIMIT, &size) < 0)
+                        return reject(ret_reason, "extent value out of range");
+                if (len == 4) {
+                        if (entry_u64(entry, 2, STORE_EXTENTS_MAX, &count) < 0 || count < 2)
+                                return reject(ret_reason, "run count out of range");
+                        if (entry_u64(entry, 3, POOL_IPA_LIMIT, &stride) < 0 || stride < size ||
+                            stride == 0 || !IS_ALIGNED(stride, POOL_GRANULE))
+                                return reject(ret_reason, "run stride out of range");
+                        /* the last extent starts below the limit (its end: validate) */
+                        if ((count - 1) > (POOL_IPA_LIMIT - ipa) / stride)
+                                return reject(ret_reason, "run extends beyond the IPA limit");
+                }
+                if (count > STORE_EXTENTS_MAX - total)
+                        return reject(ret_reason, "too many extents");
+                total += count;
+        }
+        if (total > *budget)
+                return reject(ret_reason, "too many extents in the record");
+        *budget -= total;
+        e = calloc(MAX(total, (size_t)1), sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        /* Pass 2: expand (every value was checked above). */
+        for (size_t i = 0; i < n_entries; i++) {
+                json_object *entry = json_object_array_get_idx(a, i);
+                uint64_t ipa, size, count = 1, stride = 0;
+
+                (void)entry_u64(entry, 0, POOL_IPA_LIMIT, &ipa);
+                (void)entry_u64(entry, 1, POOL_IPA_LIMIT, &size);
+                if (json_object_array_length(entry) == 4) {
+                        (void)entry_u64(entry, 2, STORE_EXTENTS_MAX, &count);
+                        (void)entry_u64(entry, 3, POOL_IPA_LIMIT, &stride);
+                }
+                for (uint64_t k = 0; k < count; k++)
+                        e[o++] = (PoolExtent){ .ipa = ipa + k * stride, .size = size };
+        }
+        *ret = TAKE_PTR(e);
+        *ret_n = total;
+        return 0;
+}
+
+static int parcel_from_json(json_object *po, bool runs, size_t *budget, StoreParcel *p,
+                            const char **ret_reason)
 {
         static const Field fields[] = {
                 { "handle", json_type_int, false },   { "label", json_type_int, false },
@@ -462,8 +581,8 @@ static int parcel_from_json(json_object *po, StoreParcel *p, const char **ret_re
                 return reject(ret_reason, "parcel guest_offset out of range");
         p->accepted = json_object_get_boolean(json_object_object_get(po, "accepted"));
         p->pending = json_object_get_boolean(json_object_object_get(po, "pending"));
-        return extents_from_json(json_object_object_get(po, "sgl"), &p->sgl, &p->n_sgl,
-                                 ret_reason);
+        return extents_from_json(json_object_object_get(po, "sgl"), runs, budget, &p->sgl,
+                                 &p->n_sgl, ret_reason);
 }
 
 int store_runtime_from_json(const char *buf, size_t len, StoreRuntime *ret,
@@ -477,8 +596,10 @@ int store_runtime_from_json(const char *buf, size_t len, StoreRuntime *ret,
         };
         _cleanup_(json_object_putp) json_object *o = NULL;
         StoreRuntime rt = { 0 };
+        size_t budget = STORE_EXTENTS_TOTAL_MAX;
         json_object *parcels;
-        uint64_t v;
+        uint64_t v, version;
+        bool runs;
         int r;
 
         *ret = (StoreRuntime){ 0 };
@@ -488,9 +609,10 @@ int store_runtime_from_json(const char *buf, size_t len, StoreRuntime *ret,
         r = check_fields(o, fields, ELEMENTSOF(fields), ret_reason);
         if (r < 0)
                 return r;
-        r = check_header(o, "runtime", ret_reason);
+        r = check_header(o, "runtime", &version, ret_reason);
         if (r < 0)
                 return r;
+        runs = version >= STORE_RUNTIME_VERSION; /* version 1 wrote pairs only */
         if (get_u64(o, "vmid", UINT16_MAX, &v) < 0)
                 return reject(ret_reason, "vmid out of range");
         rt.vmid = (uint16_t)v;
@@ -512,15 +634,15 @@ int store_runtime_from_json(const char *buf, size_t len, StoreRuntime *ret,
         }
         for (size_t i = 0; i < json_object_array_length(parcels); i++) {
                 rt.n_parcels = i + 1;
-                r = parcel_from_json(json_object_array_get_idx(parcels, i), &rt.parcels[i],
-                                     ret_reason);
+                r = parcel_from_json(json_object_array_get_idx(parcels, i), runs, &budget,
+                                     &rt.parcels[i], ret_reason);
                 if (r < 0) {
                         store_runtime_done(&rt);
                         return r;
                 }
         }
-        r = extents_from_json(json_object_object_get(o, "ranges"), &rt.ranges, &rt.n_ranges,
-                              ret_reason);
+        r = extents_from_json(json_object_object_get(o, "ranges"), runs, &budget, &rt.ranges,
+                              &rt.n_ranges, ret_reason);
         if (r >= 0)
                 r = store_runtime_validate(&rt, ret_reason);
         if (r < 0) {
@@ -538,11 +660,18 @@ static bool extent_ok(const PoolExtent *e)
                e->size <= POOL_IPA_LIMIT - e->ipa;
 }
 
-/* Whether [ipa, ipa+size) lies inside one of the sorted, disjoint ranges. */
-static bool covered(const PoolExtent *sorted, size_t n, const PoolExtent *e)
+/* Whether [ipa, ipa+size) lies inside one of the sorted, disjoint ranges. *hint is the
+ * index that covered the previous extent: SGLs are mostly in ascending order, so it or the
+ * next one usually covers this one too. */
+static bool covered(const PoolExtent *sorted, size_t n, const PoolExtent *e, size_t *hint)
 {
         size_t lo = 0, hi = n;
 
+        for (size_t h = *hint; h < n && h <= *hint + 1; h++)
+                if (sorted[h].ipa <= e->ipa && e->ipa + e->size <= sorted[h].ipa + sorted[h].size) {
+                        *hint = h;
+                        return true;
+                }
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
 
@@ -551,6 +680,7 @@ static bool covered(const PoolExtent *sorted, size_t n, const PoolExtent *e)
                 else
                         hi = mid;
         }
+        *hint = lo < n ? lo : 0;
         return lo < n && sorted[lo].ipa <= e->ipa &&
                e->ipa + e->size <= sorted[lo].ipa + sorted[lo].size;
 }
@@ -564,7 +694,10 @@ static int cmp_extent(const void *a, const void *b)
 
 int store_runtime_validate(const StoreRuntime *rt, const char **ret_reason)
 {
-        _cleanup_free_ PoolExtent *sorted = NULL;
+        _cleanup_free_ PoolExtent *copy = NULL;
+        const PoolExtent *sorted = rt->ranges;
+        size_t total = rt->n_ranges;
+        bool in_order = true;
 
         if (!vm_name_is_valid(rt->name))
                 return reject(ret_reason, "invalid VM name");
@@ -575,21 +708,31 @@ int store_runtime_validate(const StoreRuntime *rt, const char **ret_reason)
                 return reject(ret_reason, "unknown boot convention");
         if (rt->n_parcels > STORE_PARCELS_MAX || rt->n_ranges > STORE_EXTENTS_MAX)
                 return reject(ret_reason, "too many parcels or ranges");
-        for (size_t i = 0; i < rt->n_ranges; i++)
+        for (size_t i = 0; i < rt->n_parcels; i++) {
+                if (rt->parcels[i].n_sgl > STORE_EXTENTS_TOTAL_MAX - total)
+                        return reject(ret_reason, "too many extents in the record");
+                total += rt->parcels[i].n_sgl;
+        }
+        for (size_t i = 0; i < rt->n_ranges; i++) {
                 if (!extent_ok(&rt->ranges[i]))
                         return reject(ret_reason, "pool range misaligned or out of range");
-        if (rt->n_ranges > 0) {
-                sorted = malloc(rt->n_ranges * sizeof(*sorted));
-                if (!sorted)
-                        return -ENOMEM;
-                memcpy(sorted, rt->ranges, rt->n_ranges * sizeof(*sorted));
-                qsort(sorted, rt->n_ranges, sizeof(*sorted), cmp_extent);
-                for (size_t i = 1; i < rt->n_ranges; i++)
-                        if (sorted[i - 1].ipa + sorted[i - 1].size > sorted[i].ipa)
-                                return reject(ret_reason, "pool ranges overlap");
+                if (i > 0 && rt->ranges[i - 1].ipa > rt->ranges[i].ipa)
+                        in_order = false;
         }
+        if (!in_order) {
+                copy = malloc(rt->n_ranges * sizeof(*copy));
+                if (!copy)
+                        return -ENOMEM;
+                memcpy(copy, rt->ranges, rt->n_ranges * sizeof(*copy));
+                qsort(copy, rt->n_ranges, sizeof(*copy), cmp_extent);
+                sorted = copy;
+        }
+        for (size_t i = 1; i < rt->n_ranges; i++)
+                if (sorted[i - 1].ipa + sorted[i - 1].size > sorted[i].ipa)
+                        return reject(ret_reason, "pool ranges overlap");
         for (size_t i = 0; i < rt->n_parcels; i++) {
                 const StoreParcel *p = &rt->parcels[i];
+                size_t hint = 0;
 
                 if ((p->handle == UINT32_MAX) != p->pending)
                         return reject(ret_reason, p->pending ? "pending parcel with a handle"
@@ -604,7 +747,7 @@ int store_runtime_validate(const StoreRuntime *rt, const char **ret_reason)
                 for (size_t k = 0; k < p->n_sgl; k++) {
                         if (!extent_ok(&p->sgl[k]))
                                 return reject(ret_reason, "parcel SGL entry misaligned");
-                        if (!covered(sorted, rt->n_ranges, &p->sgl[k]))
+                        if (!covered(sorted, rt->n_ranges, &p->sgl[k], &hint))
                                 return reject(ret_reason, "parcel SGL outside the VM's pool ranges");
                 }
         }
@@ -638,6 +781,8 @@ int store_write_atomic(int dirfd, const char *name, const void *data, size_t len
 
         if (!name || !*name || strchr(name, '/') || strlen(name) > 200)
                 return -EINVAL;
+        if (write_fault_now())
+                return write_fault.error;
         snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s-%ld-%u", name, (long)getpid(), tmp_counter++);
         fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)

@@ -12,7 +12,13 @@
  * Loading validates every record fully (JSON shape, types, ranges, vm_config_validate(),
  * file name == record name). A bad record is moved to quarantine/ and reported in the
  * result, never fatal. Records are bounded: STORE_FILE_MAX bytes, STORE_PARCELS_MAX parcels,
- * STORE_EXTENTS_MAX extents per list.
+ * STORE_EXTENTS_MAX extents per list, STORE_EXTENTS_TOTAL_MAX extents in all.
+ *
+ * Extent lists (pool ranges, parcel SGLs) are written compactly, in order, one JSON array per
+ * run: [ipa, size] for a single extent, [ipa, size, count, stride] for count >= 2 extents of
+ * the same size, the k-th at ipa + k * stride (stride >= size). Loading expands them to the
+ * exact list that was saved. Runtime records are version 2; version 1 records (pairs only,
+ * written before runs existed) still load. Definitions are version 1.
  *
  * Error contract: negative errno. Parsers return -EBADMSG with *ret_reason set to a static
  * string naming the problem. This module does no logging.
@@ -25,10 +31,14 @@
 #include "pool.h"
 #include "vm-config.h"
 
-#define STORE_FORMAT_VERSION 1
+#define STORE_FORMAT_VERSION 1  /* definitions; runtime records of version 1 still load */
+#define STORE_RUNTIME_VERSION 2 /* runtime records: extent runs */
 #define STORE_FILE_MAX (UINT64_C(64) << 20)
 #define STORE_PARCELS_MAX 64u
-#define STORE_EXTENTS_MAX (1u << 20) /* per list */
+/* 8 Mi extents per list: 32 GiB at 4 KiB granularity; ranges + SGLs: twice that. Bounds
+ * what a small record can expand to (16 bytes per extent) when it is loaded. */
+#define STORE_EXTENTS_MAX (8u << 20)
+#define STORE_EXTENTS_TOTAL_MAX (2 * STORE_EXTENTS_MAX)
 
 typedef struct Store Store;
 
@@ -118,3 +128,7 @@ int store_write_atomic(int dirfd, const char *name, const void *data, size_t len
 /* Test hook: when on, store_write_atomic() stops after writing and fsyncing the temp file,
  * as if the process died before rename, and returns -EINTR. */
 void store_set_crash_before_rename_for_test(bool on);
+/* Test hook (a full or failing disk): counting from this call, store_write_atomic() calls
+ * number first .. first + count - 1 (count 0: every one from first on) fail with error
+ * (negative errno) before touching the directory. error 0 turns the hook off. */
+void store_set_write_fault_for_test(int error, unsigned first, unsigned count);

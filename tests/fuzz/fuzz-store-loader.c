@@ -2,7 +2,8 @@
 /*
  * Store record loader. Input: byte 0 selects the kind (even: definition, odd: runtime), the
  * rest is the file content. A record that loads must serialize and load again to the same
- * record, and a rejected one must come with a reason.
+ * record (extent lists compared exactly: runs expand to what was saved), and a rejected one
+ * must come with a reason.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -62,9 +63,13 @@ static void check_runtime(const char *buf, size_t len)
             rt.n_ranges != again.n_ranges || strcmp(rt.name, again.name) != 0 ||
             (rt.n_ranges && memcmp(rt.ranges, again.ranges, rt.n_ranges * sizeof(PoolExtent))))
                 abort();
+        /* extent runs expand to the exact lists that were saved */
         for (size_t i = 0; i < rt.n_parcels; i++)
                 if (rt.parcels[i].handle != again.parcels[i].handle ||
-                    rt.parcels[i].n_sgl != again.parcels[i].n_sgl)
+                    rt.parcels[i].pending != again.parcels[i].pending ||
+                    rt.parcels[i].n_sgl != again.parcels[i].n_sgl ||
+                    memcmp(rt.parcels[i].sgl, again.parcels[i].sgl,
+                           rt.parcels[i].n_sgl * sizeof(PoolExtent)) != 0)
                         abort();
         free(json);
         store_runtime_done(&rt);
