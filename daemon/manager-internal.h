@@ -106,6 +106,7 @@ struct Vm {
         ManagerError release_err;
         int release_r;
         size_t reclaim_next;
+        uint32_t reclaim_unknown; /* handle whose MEM_RECLAIM reply was garbled */
         /* stop */
         bool exit_seen_for_stop;
         /* start */

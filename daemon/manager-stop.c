@@ -15,6 +15,13 @@
  * MANAGER_RELEASE_MAX_ROUNDS and MANAGER_RESET_WAIT_USEC. In strict mode (stop, destroy)
  * the first RM error ends the loop with that error; otherwise (unwinding a start, guest
  * exits, recovery) an RM error on an action is retried up to 3 times.
+ *
+ * A reply that cannot be decoded (-EBADMSG: malformed, or an error word no RM sends) says
+ * nothing about what the RM did, in either mode: the loop re-reads the truth from the RM
+ * instead of failing. An action (VM_STOP, VM_RESET, VM_INIT, VM_DEALLOCATE) is followed by
+ * VM_GET_STATE as usual (VM_DEALLOCATE that took effect: the VMID is unknown); a garbled
+ * VM_GET_STATE is asked again; a garbled MEM_RECLAIM is sent again, and HANDLE_INVALID for
+ * that retry means the first one took effect. Each such retry counts as a round.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -266,6 +273,18 @@ void vm_parcel_quarantine(Vm *vm, size_t i, const char *why)
 
 static void release_step(Vm *vm);
 
+/* r is an undecodable reply: the outcome is unknown. Logs it; false when the loop is out of
+ * rounds (it then fails with the error). */
+static bool release_outcome_unknown(Vm *vm, uint32_t msg_id, int r)
+{
+        if (r != -EBADMSG || vm->release_rounds >= MANAGER_RELEASE_MAX_ROUNDS)
+                return false;
+        log_vm_warning(vm->config.name, vm->vmid ? vm->vmid : -1,
+                       "%s: garbled reply, outcome unknown: asking the RM again",
+                       rm_msg_id_to_string(msg_id) ?: "RM call");
+        return true;
+}
+
 static void release_end(Vm *vm, int r, const ManagerError *err)
 {
         VmReleaseThen then = vm->release_then;
@@ -308,6 +327,8 @@ static void release_action_done(Vm *vm, int r, uint32_t rm_error, const uint8_t 
 {
         uint32_t msg_id = (uint32_t)(uintptr_t)userdata;
 
+        if (release_outcome_unknown(vm, msg_id, r))
+                return release_step(vm); /* VM_GET_STATE tells what it did */
         if (r < 0) {
                 bool retry = !vm->release_strict && r == -EREMOTEIO &&
                              ++vm->release_action_failures <= RELEASE_ACTION_RETRIES;
@@ -343,6 +364,9 @@ static void release_call(Vm *vm, uint32_t msg_id)
 static void release_dealloc_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, size_t n,
                                  void *userdata)
 {
+        /* Garbled: VM_GET_STATE answers NORESOURCE if it took effect. */
+        if (release_outcome_unknown(vm, RM_VM_DEALLOCATE, r))
+                return release_step(vm);
         if (r < 0 && !(r == -EREMOTEIO && rm_error == RM_ERROR_VMID_INVALID)) {
                 if (!vm->release_strict && r == -EREMOTEIO &&
                     ++vm->release_action_failures <= RELEASE_ACTION_RETRIES)
@@ -361,7 +385,21 @@ static void release_reclaim_done(Vm *vm, int r, uint32_t rm_error, const uint8_t
 {
         bool then_dealloc = (bool)(uintptr_t)userdata;
         size_t i = vm->reclaim_next;
+        uint32_t handle = i < vm->n_parcels ? vm->parcels[i].handle : RM_MEM_HANDLE_INVALID;
 
+        if (release_outcome_unknown(vm, RM_MEM_RECLAIM, r)) {
+                /* Send it again: HANDLE_INVALID then means this one took effect. */
+                vm->release_rounds++;
+                vm->reclaim_unknown = handle;
+                return release_reclaim_next(vm, then_dealloc);
+        }
+        if (r == -EREMOTEIO && rm_error == RM_ERROR_HANDLE_INVALID &&
+            handle != RM_MEM_HANDLE_INVALID && handle == vm->reclaim_unknown) {
+                log_vm_info(vm->config.name, vm->vmid ? vm->vmid : -1,
+                            "parcel 0x%x: the MEM_RECLAIM whose reply was garbled took effect",
+                            handle);
+                r = 0;
+        }
         if (r < 0 && !(r == -EREMOTEIO && rm_error == RM_ERROR_HANDLE_INVALID)) {
                 if (!vm->release_strict && r == -EREMOTEIO &&
                     ++vm->release_action_failures <= RELEASE_ACTION_RETRIES)
@@ -409,8 +447,11 @@ static void release_resolved(Vm *vm, uint64_t guest_ipa, VmResolve res, int r, v
                                  r == -EREMOTEIO ? "RM error" : strerror(-r));
                         vm_parcel_quarantine(vm, (size_t)i, why);
                 }
-        } else if (res == VM_RESOLVE_RETRY)
-                return release_fail(vm, RM_MEM_QCOM_LOOKUP_SGL, r, 0);
+        } else if (res == VM_RESOLVE_RETRY) {
+                if (!release_outcome_unknown(vm, RM_MEM_QCOM_LOOKUP_SGL, r))
+                        return release_fail(vm, RM_MEM_QCOM_LOOKUP_SGL, r, 0);
+                vm->release_rounds++; /* a garbled lookup: ask again */
+        }
         release_reclaim_next(vm, then_dealloc);
 }
 
@@ -513,10 +554,12 @@ static void release_state_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *
                 vm->vmid = 0;
                 return release_reclaim_next(vm, false);
         }
+        if (r == 0 && rm_decode_vm_get_state_reply(d, n, &st) < 0)
+                r = -EBADMSG;
+        if (release_outcome_unknown(vm, RM_VM_GET_STATE, r))
+                return release_step(vm);
         if (r < 0)
                 return release_fail(vm, RM_VM_GET_STATE, r, rm_error);
-        if (rm_decode_vm_get_state_reply(d, n, &st) < 0)
-                return release_fail(vm, RM_VM_GET_STATE, -EBADMSG, 0);
         vm->rm_status = st.vm_status;
         vm->os_status = st.os_status;
         vm->app_status = st.app_status;
@@ -577,6 +620,7 @@ void vm_release_begin(Vm *vm, VmReleaseThen then)
         vm->release_then = then;
         vm->release_rounds = 0;
         vm->release_action_failures = 0;
+        vm->reclaim_unknown = RM_MEM_HANDLE_INVALID;
         vm->release_deadline = manager_now_usec() + MANAGER_RESET_WAIT_USEC;
         release_step(vm);
 }
@@ -612,8 +656,10 @@ static void stop_release(Vm *vm)
 static void stop_force_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, size_t n,
                             void *userdata)
 {
-        /* VM_STATE: it exited meanwhile. Anything else is a failure to stop. */
-        if (r < 0 && !(r == -EREMOTEIO && rm_error == RM_ERROR_VM_STATE)) {
+        /* VM_STATE: it exited meanwhile. A garbled reply: whether it stopped is unknown, the
+         * release loop asks (and forces the stop again if needed). Anything else is a
+         * failure to stop. */
+        if (r < 0 && r != -EBADMSG && !(r == -EREMOTEIO && rm_error == RM_ERROR_VM_STATE)) {
                 ManagerError e;
                 manager_error_rm(&e, RM_VM_STOP, r, rm_error);
                 vm_set_state(vm, VM_STATE_RUNNING, &vm->op->cause);

@@ -235,6 +235,7 @@ typedef struct VmCallCtx {
         Vm *vm;
         VmCallFn cb;
         void *userdata;
+        uint32_t msg_id;
 } VmCallCtx;
 
 static void vm_maybe_free_dead(Vm *vm)
@@ -250,12 +251,23 @@ static void vm_call_done(RmClient *c, int r, uint32_t rm_error, const uint8_t *d
         Vm *vm = ctx->vm;
         VmCallFn cb = ctx->cb;
         void *ud = ctx->userdata;
+        uint32_t msg_id = ctx->msg_id;
 
         free(ctx);
         vm->n_calls--;
         if (vm->manager->shutting_down || vm->dead) {
                 vm_maybe_free_dead(vm);
                 return;
+        }
+        if (r == -EREMOTEIO && !rm_error_to_string(rm_error)) {
+                /* No RM error has this code: the error word was garbled on the way, so
+                 * whether the RM acted is unknown. -EBADMSG tells the callers so. */
+                log_vm_warning(vm->config.name, vm->vmid ? vm->vmid : -1,
+                               "%s: reply with an error code no RM sends (0x%x): garbled, "
+                               "outcome unknown", rm_msg_id_to_string(msg_id) ?: "RM call",
+                               rm_error);
+                r = -EBADMSG;
+                rm_error = 0;
         }
         if (r == -EREMOTEIO)
                 log_vm_debug(vm->config.name, vm->vmid ? vm->vmid : -1, "RM error 0x%x",
@@ -279,7 +291,7 @@ void vm_call(Vm *vm, uint32_t msg_id, const void *payload, size_t len, VmCallFn 
                 cb(vm, -ENOMEM, 0, NULL, 0, userdata);
                 return;
         }
-        *ctx = (VmCallCtx){ .vm = vm, .cb = cb, .userdata = userdata };
+        *ctx = (VmCallCtx){ .vm = vm, .cb = cb, .userdata = userdata, .msg_id = msg_id };
         vm->n_calls++;
         /* Per-VM FIFO: one VM's sequence keeps its order, VMs do not starve each other. */
         r = rm_client_call_queued(m->client, vm->vmid ? vm->vmid : 0x10000u,
