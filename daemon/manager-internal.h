@@ -251,3 +251,7 @@ int manager_open_beneath_nofollow(int dirfd, const char *path);
 int manager_load(Manager *m);
 void manager_on_link_up(Manager *m);
 void manager_maybe_scan(Manager *m);
+/* rm-client's unmatched-reply hook: a VM_ALLOCATE reply nobody waits for (the request was
+ * duplicated on the way, or it answered after its timeout) may name a VMID nobody recorded. */
+void manager_on_unmatched_reply(RmClient *c, uint32_t msg_id, const uint8_t *payload, size_t len,
+                                void *userdata);

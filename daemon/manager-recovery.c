@@ -30,6 +30,7 @@
 #include "rm-ids.h"
 #include "rm-types.h"
 #include "rm-vm.h"
+#include "rm-wire.h"
 
 #define PROBE_VMID RM_VMID_INVALID
 
@@ -471,6 +472,30 @@ void manager_maybe_scan(Manager *m)
         m->sync_pending = 1; /* guard */
         scan_vmids(m);
         sync_step_done(m);
+}
+
+void manager_on_unmatched_reply(RmClient *c, uint32_t msg_id, const uint8_t *payload, size_t len,
+                                void *userdata)
+{
+        Manager *m = userdata;
+        const uint8_t *d;
+        uint32_t rm_error;
+        uint16_t vmid;
+        size_t n;
+
+        if (msg_id != RM_VM_ALLOCATE || m->shutting_down)
+                return;
+        if (rm_reply_split(payload, len, &rm_error, &d, &n) == 0) {
+                if (rm_error != RM_OK && rm_error_to_string(rm_error))
+                        return; /* refused: nothing was allocated */
+                if (rm_error == RM_OK && rm_decode_vm_allocate_reply(d, n, &vmid) == 0 &&
+                    manager_vm_lookup_vmid(m, vmid))
+                        return; /* a VMID we hold: the same reply twice */
+        }
+        log_warning("A VM_ALLOCATE reply nobody waits for may name a VMID nobody recorded: "
+                    "scanning the RM");
+        m->scan_needed = true;
+        manager_maybe_scan(m);
 }
 
 void manager_on_link_up(Manager *m)

@@ -782,6 +782,7 @@ int manager_start(Manager *m, ManagerReadyFn ready, void *userdata)
                 return r;
         rm_client_set_default_timeout(m->client, m->rpc_timeout_usec);
         rm_client_set_link_handler(m->client, manager_on_link, m);
+        rm_client_set_unmatched_hook(m->client, manager_on_unmatched_reply, m);
         r = rm_client_add_notify_handler(m->client, 0, manager_on_notify, m, &m->notify);
         if (r < 0)
                 return r;

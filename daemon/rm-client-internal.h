@@ -80,6 +80,8 @@ struct RmClient {
         void *link_userdata;
         RmLatencyFn latency_fn;
         void *latency_userdata;
+        RmUnmatchedFn unmatched_fn;
+        void *unmatched_userdata;
         RmClientStats stats;
 };
 

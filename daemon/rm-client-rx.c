@@ -137,6 +137,8 @@ static void handle_reply(RmClient *c, const RmHeader *h, const uint8_t *payload,
                         log_bad_msg(c, h, payload, len,
                                     "reply %s 0x%08x seq %u with no call on the wire; ignored",
                                     id_name(h->msg_id), h->msg_id, h->seq);
+                if (c->unmatched_fn)
+                        c->unmatched_fn(c, h->msg_id, payload, len, c->unmatched_userdata);
                 return;
         }
 

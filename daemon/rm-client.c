@@ -102,6 +102,12 @@ void rm_client_set_latency_hook(RmClient *c, RmLatencyFn fn, void *userdata)
         c->latency_userdata = userdata;
 }
 
+void rm_client_set_unmatched_hook(RmClient *c, RmUnmatchedFn fn, void *userdata)
+{
+        c->unmatched_fn = fn;
+        c->unmatched_userdata = userdata;
+}
+
 void rm_client_set_next_seq(RmClient *c, uint16_t seq)
 {
         c->next_seq = seq;

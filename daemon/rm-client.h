@@ -71,6 +71,15 @@ typedef void (*RmClientLinkFn)(RmClient *c, bool up, int error, void *userdata);
 typedef void (*RmLatencyFn)(RmClient *c, uint32_t msg_id, int r, uint64_t queue_usec,
                             uint64_t rpc_usec, void *userdata);
 
+/*
+ * Unmatched-reply hook: called for every reply that matches no call (a duplicate, a late
+ * reply after its timeout, a reply to nothing), after it was counted and logged. payload is
+ * the whole reply payload (error word first), valid during the call. A manager uses it to
+ * notice side effects nobody waits for (a duplicated VM_ALLOCATE allocated a second VMID).
+ */
+typedef void (*RmUnmatchedFn)(RmClient *c, uint32_t msg_id, const uint8_t *payload, size_t len,
+                              void *userdata);
+
 typedef struct RmClientStats {
         uint64_t calls;         /* accepted by rm_client_call*() */
         uint64_t requests_sent; /* requests handed to the link */
@@ -102,6 +111,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(RmClient *, rm_client_free);
 void rm_client_set_default_timeout(RmClient *c, uint64_t usec);
 void rm_client_set_link_handler(RmClient *c, RmClientLinkFn fn, void *userdata);
 void rm_client_set_latency_hook(RmClient *c, RmLatencyFn fn, void *userdata);
+void rm_client_set_unmatched_hook(RmClient *c, RmUnmatchedFn fn, void *userdata);
 bool rm_client_is_connected(const RmClient *c);
 void rm_client_get_stats(const RmClient *c, RmClientStats *ret);
 /* Calls waiting (not on the wire) and whether one is on the wire. */
