@@ -57,6 +57,7 @@ struct VmOp {
         bool force;
         uint64_t timeout_usec;
         sd_event_source *defer;
+        bool waits_sync; /* start accepted during a resync or VMID scan: runs after it */
 };
 
 /* Continuation of the release loop. */
@@ -207,6 +208,9 @@ void manager_on_notify(RmClient *c, uint32_t msg_id, const uint8_t *payload, siz
 void manager_on_link(RmClient *c, bool up, int error, void *userdata);
 /* manager-start.c */
 void manager_start_run(Vm *vm);
+/* A resync or VMID scan ended (link up: run the starts that waited for it) or the link went
+ * down (fail them with -ENOTCONN). */
+void manager_run_waiting_starts(Manager *m, bool link_up);
 /* manager-stop.c */
 void vm_release_begin(Vm *vm, VmReleaseThen then);
 void manager_stop_run(Vm *vm);

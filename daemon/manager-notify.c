@@ -98,6 +98,7 @@ void manager_on_link(RmClient *c, bool up, int error, void *userdata)
                 log_debug_errno(error, "RM link down: %m"); /* rm-link logs the event */
                 event_log_append(m->events, EVENT_RM_LINK, NULL, NULL, NULL, "down: %s",
                                  strerror(error < 0 ? -error : error));
+                manager_run_waiting_starts(m, false);
         }
 }
 

@@ -446,6 +446,7 @@ static void sync_step_done(Manager *m)
                 return manager_on_link_up(m);
         }
         log_info("Synchronized with the RM: %zu VMs", m->n_vms);
+        manager_run_waiting_starts(m, true);
         if (!m->ready) {
                 m->ready = true;
                 event_log_append(m->events, EVENT_DAEMON, NULL, NULL, NULL,
@@ -463,7 +464,8 @@ void manager_maybe_scan(Manager *m)
         if (!m->scan_needed || m->syncing || m->shutting_down || m->link_state != MANAGER_LINK_UP)
                 return;
         for (Vm *vm = m->vms; vm; vm = vm->next)
-                if (vm->op && vm->op->kind == VM_OP_START && vm->vmid == 0)
+                if (vm->op && vm->op->kind == VM_OP_START && vm->vmid == 0 &&
+                    !vm->op->waits_sync)
                         return; /* re-checked when that operation ends */
         m->scan_needed = false;
         log_info("Scanning the RM for VMIDs left by an unanswered VM_ALLOCATE");

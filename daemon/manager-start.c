@@ -521,8 +521,36 @@ static void step_start(Vm *vm)
 
 void manager_start_run(Vm *vm)
 {
+        Manager *m = vm->manager;
+
         vm->op->step = 0;
+        /* A resync or a VMID scan is running: an allocation now would look like an orphan
+         * to the scan (and the resync may still be releasing what we would reuse). Wait. */
+        if (m->syncing && m->link_state == MANAGER_LINK_UP && !m->shutting_down) {
+                vm->op->waits_sync = true;
+                log_vm_debug(vm->config.name, -1, "start waits for the RM synchronization");
+                return;
+        }
         start_run_step(vm);
+}
+
+void manager_run_waiting_starts(Manager *m, bool link_up)
+{
+        for (Vm *vm = m->vms, *next; vm; vm = next) {
+                next = vm->next;
+                if (!vm->op || vm->op->kind != VM_OP_START || !vm->op->waits_sync)
+                        continue;
+                vm->op->waits_sync = false;
+                if (link_up) {
+                        start_run_step(vm);
+                        continue;
+                }
+                ManagerError e;
+                manager_error_set(&e, -ENOTCONN,
+                                  "The RM link went down while the start of VM %s waited for "
+                                  "the RM synchronization", vm->config.name);
+                start_fail(vm, -ENOTCONN, &e);
+        }
 }
 
 /* ---- synchronous checks, before anything is allocated ---- */
@@ -614,10 +642,11 @@ int manager_vm_start(Manager *m, Vm *vm, const EventCause *cause, ManagerProgres
         }
         if (m->shutting_down)
                 return manager_error_set(err, -ESHUTDOWN, "The daemon is shutting down");
-        if (!manager_rm_usable(m))
-                return manager_error_set(err, -ENOTCONN, "The RM is not available (link %s%s)",
-                                         manager_link_state_to_string(m->link_state),
-                                         m->syncing ? ", synchronizing" : "");
+        /* During a resync or VMID scan (link up) the start is accepted and waits for it
+         * (manager_start_run). */
+        if (m->link_state != MANAGER_LINK_UP)
+                return manager_error_set(err, -ENOTCONN, "The RM is not available (link %s)",
+                                         manager_link_state_to_string(m->link_state));
         if (vm->config.demand_paging && m->caps_known && !(m->caps & MANAGER_CAP_DEMAND_PAGING))
                 return manager_error_set(err, -EOPNOTSUPP,
                                          "VM %s needs demand paging, which this RM (open RM) does "
