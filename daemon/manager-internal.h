@@ -75,6 +75,8 @@ struct Vm {
         Vm *prev, *next;
         VmConfig config;
         bool hidden;        /* orphan found at recovery: not in the registry */
+        bool forget_if_empty; /* transient, loaded without a runtime record: forgotten after
+                               * the first sync pass if it still holds nothing */
         bool dead;          /* destroyed; freed when n_calls drops to 0 */
         unsigned n_calls;
         VmState state;

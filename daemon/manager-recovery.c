@@ -148,6 +148,14 @@ int manager_load(Manager *m)
                 if (!vm->hidden)
                         vm_set_state(vm, VM_STATE_RECOVERING, NULL);
         }
+        /* A transient definition without a runtime record: the daemon died after saving
+         * it for a start and before recording the VMID (or after deleting the runtime
+         * record of a release and before the definition). It holds nothing recorded;
+         * what VM_ALLOCATE may have left is an unclaimed VMID, which the VMID scan of the
+         * first sync pass cleans. After that pass it is forgotten (forget_empty_transients). */
+        for (Vm *vm = m->vms; vm; vm = vm->next)
+                if (!vm->config.persistent && vm->state == VM_STATE_STOPPED && vm->vmid == 0)
+                        vm->forget_if_empty = true;
         m->loaded = true;
         log_info("Loaded %zu VM definitions and %zu runtime records (%zu quarantined)",
                  l.n_definitions, l.n_runtimes, l.n_quarantined);
@@ -398,6 +406,28 @@ static void probe(Manager *m, uint32_t msg_id, uint32_t cap)
 
 /* ---- the sync pass ---- */
 
+/* manager.h: a transient VM is kept only while it holds RM resources. Those loaded without
+ * a runtime record (manager_load) are known to hold nothing once a sync pass, VMID scan
+ * included, completed. */
+static void forget_empty_transients(Manager *m)
+{
+        for (Vm *vm = m->vms, *next; vm; vm = next) {
+                next = vm->next;
+                if (!vm->forget_if_empty)
+                        continue;
+                vm->forget_if_empty = false;
+                if (vm->config.persistent || vm->op || vm->state != VM_STATE_STOPPED ||
+                    vm->vmid || vm->n_parcels || vm->n_ranges)
+                        continue;
+                log_vm_info(vm->config.name, -1,
+                            "Transient VM %s holds nothing in the RM (its start or release was "
+                            "cut short): forgotten", vm->config.name);
+                manager_destroy_vm(m, vm);
+                if (vm->n_calls == 0)
+                        vm_free(vm);
+        }
+}
+
 static void sync_phase2(Manager *m)
 {
         m->sync_phase = 2;
@@ -445,6 +475,7 @@ static void sync_step_done(Manager *m)
                 m->resync_again = false;
                 return manager_on_link_up(m);
         }
+        forget_empty_transients(m);
         log_info("Synchronized with the RM: %zu VMs", m->n_vms);
         manager_run_waiting_starts(m, true);
         if (!m->ready) {

@@ -21,6 +21,7 @@
 
 #include "core-harness.h"
 #include "manager-internal.h"
+#include "rm-ids.h"
 #include "rm-types.h"
 #include "test.h"
 #include "vm-config.h"
@@ -136,6 +137,16 @@ static void child_ready(Manager *m, int r, void *userdata)
         *(bool *)userdata = true;
 }
 
+/* Latency hook: runs when a call completed, before its callback. */
+static void kill_at_allocate_reply(RmClient *client, uint32_t msg_id, int r, uint64_t queue_usec,
+                                   uint64_t rpc_usec, void *userdata)
+{
+        if (msg_id == RM_VM_ALLOCATE)
+                raise(SIGKILL); /* the RM allocated; the VMID is not recorded yet */
+}
+
+static bool child_persistent = true, child_kill_at_allocate_reply;
+
 static _Noreturn void child_main(Core *c, bool dp)
 {
         ManagerOptions o = MANAGER_OPTIONS_INIT;
@@ -158,13 +169,15 @@ static _Noreturn void child_main(Core *c, bool dp)
                 sd_event_run(e, 50000);
         if (!ready)
                 _exit(3);
+        if (child_kill_at_allocate_reply)
+                rm_client_set_latency_hook(m->client, kill_at_allocate_reply, NULL);
         vm_config_init(&cfg);
         cfg.name = strdup("victim");
         cfg.kernel = strdup(CORE_KERNEL);
         cfg.memory_size = 64ull << 20;
         cfg.vcpus = 2;
         cfg.demand_paging = dp;
-        if (manager_vm_create(m, &cfg, true, NULL, &vm, &err) < 0)
+        if (manager_vm_create(m, &cfg, child_persistent, NULL, &vm, &err) < 0)
                 _exit(4);
         if (manager_vm_start(m, vm, NULL, child_progress, child_done, NULL, NULL, &err) < 0)
                 _exit(5);
@@ -224,6 +237,57 @@ TEST(sigkill_at_each_start_step_then_recover)
                         core_free(c);
                 }
         }
+}
+
+/* A transient VM is kept only while it holds RM resources (manager.h): killed at any point
+ * of its start before it runs, it must not come back as "stopped" after the restart. The
+ * narrowest window: its definition is saved and the RM has answered VM_ALLOCATE, but the
+ * VMID is not recorded (killed from rm-client's latency hook, which runs before the reply's
+ * callback). The VMID scan cleans the allocation; the definition is forgotten. */
+TEST(sigkill_during_transient_start_forgets_it)
+{
+        static const char *const points[] = { "allocate", "allocate-reply", "load-image", "lend" };
+        char def[700];
+
+        for (unsigned p = 0; p < 2; p++)
+                for (size_t k = 0; k < sizeof(points) / sizeof(points[0]); k++) {
+                        Core *c = core_new(&(CoreOpts){ .profile = core_profiles[p],
+                                                        .guest_pace_ms = 1, .no_manager = true });
+                        int status;
+                        pid_t pid;
+
+                        child_persistent = false;
+                        child_kill_at_allocate_reply = strcmp(points[k], "allocate-reply") == 0;
+                        kill_stage = child_kill_at_allocate_reply ? "none" : points[k];
+                        fflush(NULL);
+                        pid = fork();
+                        ASSERT_TRUE(pid >= 0);
+                        if (pid == 0)
+                                child_main(c, false);
+                        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+                        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+                                TEST_FAIL_("child at %s: status 0x%x", points[k], status);
+                        snprintf(def, sizeof(def), "%s/definitions/victim.json", c->state_dir);
+                        if (strcmp(points[k], "allocate") != 0) {
+                                /* the window is real: the definition is on disk */
+                                ASSERT_TRUE(access(def, F_OK) == 0);
+                        }
+                        if (child_kill_at_allocate_reply)
+                                ASSERT_EQ(core_sim_n_vms(c), 1); /* allocated, unrecorded */
+
+                        core_manager_new(c);
+                        if (manager_vm_lookup(c->m, "victim"))
+                                TEST_FAIL_("%s profile, killed at %s: transient VM kept as %s",
+                                           core_profiles[p],  points[k],
+                                           vm_state_to_string(vm_get_state(
+                                                   manager_vm_lookup(c->m, "victim"))));
+                        ASSERT_TRUE(access(def, F_OK) != 0);
+                        ASSERT_TRUE(!runtime_exists(c, "victim"));
+                        core_assert_clean(c);
+                        core_free(c);
+                }
+        child_persistent = true;
+        child_kill_at_allocate_reply = false;
 }
 
 /* ---- RM restarts ---- */
