@@ -70,6 +70,8 @@ int api_daemon_method_info(ApiCall *call, struct json_object *parameters, void *
         api_json_add_uint(pool, "used", info.pool_used);
         api_json_add_uint(pool, "available", info.pool_free);
         api_json_add_uint(pool, "largestFree", info.pool_largest_free);
+        api_json_add_uint(pool, "quarantined", info.pool_quarantined);
+        api_json_add_uint(pool, "quarantinedRanges", info.n_quarantined);
         api_json_add(o, "pool", pool);
         api_json_add_uint(o, "vmCount", info.n_vms);
         api_json_add_uint(o, "runningCount", info.n_running);

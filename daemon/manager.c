@@ -199,6 +199,8 @@ void manager_get_info(Manager *m, ManagerInfo *ret)
                 .pool_used = pool_used(m->pool),
                 .pool_free = pool_available(m->pool),
                 .pool_largest_free = pool_largest_free(m->pool),
+                .pool_quarantined = m->pool_quarantined,
+                .n_quarantined = m->n_quarantined,
                 .n_vms = m->n_vms,
                 .n_running = running,
                 .rm_calls = st.calls,

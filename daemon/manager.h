@@ -104,6 +104,10 @@ typedef struct ManagerInfo {
         uint32_t caps;              /* MANAGER_CAP_* */
         const char *rm_profile;     /* "v17", "open-rm" (from caps) or "unknown" */
         uint64_t pool_ipa, pool_size, pool_used, pool_free, pool_largest_free;
+        /* Part of pool_used kept reserved until the daemon restarts: ranges of lends whose
+         * outcome could not be resolved (vm_parcel_quarantine), and how many. */
+        uint64_t pool_quarantined;
+        size_t n_quarantined;
         size_t n_vms, n_running;
         /* RM client counters since start: calls made; replies carrying an RM error (the
          * capability probe and the VMID scan of recovery expect some); calls that timed out

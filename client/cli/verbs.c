@@ -486,6 +486,12 @@ int verb_daemon_info(gunyahctl *h, const Options *o, char **args)
                          bytes_str(pool, "used", u, sizeof(u)) ?: "-",
                          bytes_str(pool, "size", z, sizeof(z)) ?: "-", (uint64_t)ipa,
                          bytes_str(pool, "largestFree", f, sizeof(f)) ?: "-");
+                int64_t q = 0;
+                if (json_int(pool, "quarantined", &q) && q > 0) {
+                        size_t len = strlen(buf2);
+                        snprintf(buf2 + len, sizeof(buf2) - len, ", %s quarantined",
+                                 bytes_str(pool, "quarantined", f, sizeof(f)) ?: "-");
+                }
                 kv("Pool", buf2, COLOUR_NONE);
         }
         return EXIT_OK;

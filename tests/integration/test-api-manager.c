@@ -116,6 +116,8 @@ TEST(daemon_info_and_introspection)
         ASSERT_STREQ(get_str(r.parameters, "rmProfile"), "v17");
         ASSERT_TRUE(json_object_array_length(get(r.parameters, "capabilities")) >= 1);
         ASSERT_EQ(json_object_get_int64(get(r.parameters, "pool.size")), 512ll << 20);
+        ASSERT_EQ(json_object_get_int64(get(r.parameters, "pool.quarantined")), 0);
+        ASSERT_EQ(json_object_get_int64(get(r.parameters, "pool.quarantinedRanges")), 0);
         ASSERT_EQ(json_object_get_int64(get(r.parameters, "limits.maxMessageSize")), 1 << 20);
         varlink_reply_done(&r);
         call_ok(&env, &c,

@@ -5,9 +5,13 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core-harness.h"
+#include "manager-internal.h"
+#include "rm-error.h"
+#include "rm-ids.h"
 #include "rm-types.h"
 #include "test.h"
 
@@ -102,6 +106,112 @@ TEST(demand_paging_v17)
         ASSERT_TRUE(core_run_until(c, served, &w, CORE_TIMEOUT_MS));
 
         ASSERT_OK(core_destroy(c, "lazy", &err));
+        core_assert_clean(c);
+        core_free(c);
+}
+
+/* ---- pending lends: MEM_LEND without a usable answer, resolved with MEM_QCOM_LOOKUP_SGL ---- */
+
+static bool block_settled(Core *c, void *ud)
+{
+        Vm *vm = ud;
+        return vm_get_paging_stats(vm)->faults_failed >= 1 && !vm->n_calls;
+}
+
+static const VmParcel *pending_parcel(Vm *vm)
+{
+        for (size_t i = 0; i < vm_get_n_parcels(vm); i++)
+                if (vm_get_parcel(vm, i)->pending)
+                        return vm_get_parcel(vm, i);
+        return NULL;
+}
+
+/* MEM_LEND refused (BUSY) leaves the outcome to be confirmed; MEM_QCOM_LOOKUP_SGL answered
+ * with an RM error (DENIED) cannot tell: the block's pool range is quarantined, shown by
+ * GetDaemonInfo (ManagerInfo), never handed out again, and survives the VM's destroy. */
+TEST(pending_lend_lookup_refused_quarantines_the_range)
+{
+        Core *c = core_new(&(CoreOpts){ .profile = "v17", .guest_pace_ms = 1 });
+        ManagerError err = {};
+        ManagerInfo info;
+        Vm *vm = core_create(c, "lazy", 128ull << 20, 1, true);
+
+        ASSERT_OK(core_start(c, vm, &err));
+        uint64_t dp_base = vm_get_memory_base(vm) + vm_get_parcel(vm, 0)->size;
+        manager_get_info(c->m, &info);
+        uint64_t used_running = info.pool_used;
+        ASSERT_U64_EQ(info.pool_quarantined, 0);
+        ASSERT_EQ(info.n_quarantined, 0);
+
+        ASSERT_OK(core_simf(c, "InjectFault", "{\"kind\":\"error\",\"msgId\":%u,\"error\":%u}",
+                            RM_MEM_LEND, RM_ERROR_BUSY));
+        ASSERT_OK(core_simf(c, "InjectFault", "{\"kind\":\"error\",\"msgId\":%u,\"error\":%u}",
+                            RM_MEM_QCOM_LOOKUP_SGL, RM_ERROR_DENIED));
+        ASSERT_OK(core_simf(c, "RaisePageFault", "{\"vmid\":%u,\"ipa\":%" PRIu64 "}",
+                            vm_get_vmid(vm), dp_base + 0x1000));
+        ASSERT_TRUE(core_run_until(c, block_settled, vm, CORE_TIMEOUT_MS));
+        core_run_for(c, 50);
+
+        manager_get_info(c->m, &info);
+        ASSERT_EQ(info.n_quarantined, 1);
+        ASSERT_U64_EQ(info.pool_quarantined, vm->dp_block);
+        ASSERT_U64_EQ(info.pool_used, used_running + vm->dp_block); /* still reserved */
+        ASSERT_TRUE(pending_parcel(vm) == NULL);
+        ASSERT_EQ(n_demand(vm), 0);
+        ASSERT_EQ(core_sim_n_parcels(c), 1); /* the RM holds only the image parcel */
+        core_assert_consistent(c);
+
+        ASSERT_OK(core_simf(c, "ClearFaults", "{}"));
+        ASSERT_OK(core_destroy(c, "lazy", &err));
+        ASSERT_EQ(core_sim_n_vms(c), 0);
+        ASSERT_EQ(core_sim_n_parcels(c), 0);
+        manager_get_info(c->m, &info);
+        ASSERT_U64_EQ(info.pool_used, info.pool_quarantined);
+        ASSERT_EQ(info.n_quarantined, 1);
+        core_free(c);
+}
+
+/* MEM_LEND and its MEM_QCOM_LOOKUP_SGL both lost (no answer: timeouts): the lend stays
+ * pending (recorded, block busy, nothing quarantined); the destroy looks it up again, the RM
+ * answers LOOKUP_FAILED (the lend never reached it) and the range goes back to the pool. */
+TEST(pending_lend_unanswered_lookup_stays_pending)
+{
+        Core *c = core_new(&(CoreOpts){ .profile = "v17", .guest_pace_ms = 1,
+                                        .rpc_timeout_usec = 2000000 });
+        ManagerError err = {};
+        ManagerInfo info;
+        Vm *vm = core_create(c, "lazy", 128ull << 20, 1, true);
+
+        ASSERT_OK(core_start(c, vm, &err));
+        uint64_t dp_base = vm_get_memory_base(vm) + vm_get_parcel(vm, 0)->size;
+
+        ASSERT_OK(core_simf(c, "InjectFault", "{\"kind\":\"drop\",\"direction\":\"in\",\"count\":2}"));
+        ASSERT_OK(core_simf(c, "RaisePageFault", "{\"vmid\":%u,\"ipa\":%" PRIu64 "}",
+                            vm_get_vmid(vm), dp_base + 0x1000));
+        ASSERT_TRUE(core_run_until(c, block_settled, vm, CORE_TIMEOUT_MS));
+        core_run_for(c, 50);
+
+        const VmParcel *p = pending_parcel(vm);
+        ASSERT_TRUE(p != NULL);
+        ASSERT_TRUE(p->handle == RM_MEM_HANDLE_INVALID);
+        ASSERT_TRUE(vm->blocks[0].pending); /* busy until resolved */
+        manager_get_info(c->m, &info);
+        ASSERT_EQ(info.n_quarantined, 0);
+        ASSERT_U64_EQ(info.pool_quarantined, 0);
+        ASSERT_EQ(core_sim_n_parcels(c), 1);
+        char path[700], *rec = NULL;
+        snprintf(path, sizeof(path), "%s/runtime/lazy.json", c->state_dir);
+        struct json_object *j = json_object_from_file(path);
+        ASSERT_TRUE(j != NULL);
+        rec = strdup(json_object_to_json_string(j));
+        json_object_put(j);
+        ASSERT_TRUE(strstr(rec, "\"pending\":true") != NULL || strstr(rec, "\"pending\": true") != NULL);
+        free(rec);
+
+        ASSERT_OK(core_simf(c, "ClearFaults", "{}"));
+        ASSERT_OK(core_destroy(c, "lazy", &err));
+        manager_get_info(c->m, &info);
+        ASSERT_EQ(info.n_quarantined, 0);
         core_assert_clean(c);
         core_free(c);
 }
