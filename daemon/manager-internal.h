@@ -58,6 +58,7 @@ struct VmOp {
         uint64_t timeout_usec;
         sd_event_source *defer;
         bool waits_sync; /* start accepted during a resync or VMID scan: runs after it */
+        sd_event_source *wait_timer; /* ... for --rpc-timeout at most */
 };
 
 /* Continuation of the release loop. */

@@ -519,37 +519,59 @@ static void step_start(Vm *vm)
         vm_call(vm, RM_VM_START, buf, (size_t)n, start_done, NULL);
 }
 
+static int start_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata);
+
 void manager_start_run(Vm *vm)
 {
         Manager *m = vm->manager;
 
         vm->op->step = 0;
         /* A resync or a VMID scan is running: an allocation now would look like an orphan
-         * to the scan (and the resync may still be releasing what we would reuse). Wait. */
+         * to the scan (and the resync may still be releasing what we would reuse). Wait,
+         * for --rpc-timeout at most (a scan against an RM that does not answer can take
+         * 63 timeouts). */
         if (m->syncing && m->link_state == MANAGER_LINK_UP && !m->shutting_down) {
                 vm->op->waits_sync = true;
                 log_vm_debug(vm->config.name, -1, "start waits for the RM synchronization");
-                return;
+                if (sd_event_add_time_relative(m->event, &vm->op->wait_timer, CLOCK_MONOTONIC,
+                                               m->rpc_timeout_usec, 10000, start_wait_timeout,
+                                               vm) >= 0)
+                        return;
+                vm->op->waits_sync = false;
+                ManagerError e;
+                manager_error_set(&e, -ENOTCONN, "The RM is synchronizing");
+                return start_fail(vm, -ENOTCONN, &e);
         }
         start_run_step(vm);
+}
+
+static void start_wait_end(Vm *vm, bool link_up, const char *why)
+{
+        vm->op->waits_sync = false;
+        vm->op->wait_timer = sd_event_source_disable_unref(vm->op->wait_timer);
+        if (link_up)
+                return start_run_step(vm);
+        ManagerError e;
+        manager_error_set(&e, -ENOTCONN, "The start of VM %s waited for the RM synchronization: %s",
+                          vm->config.name, why);
+        start_fail(vm, -ENOTCONN, &e);
+}
+
+static int start_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Vm *vm = userdata;
+
+        if (vm->op && vm->op->kind == VM_OP_START && vm->op->waits_sync)
+                start_wait_end(vm, false, "it did not finish in time");
+        return 0;
 }
 
 void manager_run_waiting_starts(Manager *m, bool link_up)
 {
         for (Vm *vm = m->vms, *next; vm; vm = next) {
                 next = vm->next;
-                if (!vm->op || vm->op->kind != VM_OP_START || !vm->op->waits_sync)
-                        continue;
-                vm->op->waits_sync = false;
-                if (link_up) {
-                        start_run_step(vm);
-                        continue;
-                }
-                ManagerError e;
-                manager_error_set(&e, -ENOTCONN,
-                                  "The RM link went down while the start of VM %s waited for "
-                                  "the RM synchronization", vm->config.name);
-                start_fail(vm, -ENOTCONN, &e);
+                if (vm->op && vm->op->kind == VM_OP_START && vm->op->waits_sync)
+                        start_wait_end(vm, link_up, "the RM link went down");
         }
 }
 

@@ -419,6 +419,7 @@ void vm_op_finish(Vm *vm, int r, const ManagerError *err)
                 return;
         vm->op = NULL;
         sd_event_source_disable_unref(op->defer);
+        sd_event_source_disable_unref(op->wait_timer);
         if (r < 0 && err)
                 e = *err;
         if (r < 0 && !e.message[0])
