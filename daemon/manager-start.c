@@ -125,6 +125,20 @@ static void start_fail(Vm *vm, int r, const ManagerError *err)
         vm_release_begin(vm, start_unwound);
 }
 
+/* A record write that protects what the RM holds failed (vm_save_runtime() logged it): a
+ * daemon restart could not recover what follows, so the start fails and is unwound. */
+static void start_fail_store(Vm *vm, int r, const char *what)
+{
+        ManagerError e;
+
+        manager_error_set(&e, -EIO,
+                          "Cannot write %s/%s.json (%s) %s; a daemon restart could not recover "
+                          "the VM: start undone",
+                          vm->vmid ? "runtime" : "definitions", vm->config.name, strerror(-r),
+                          what);
+        start_fail(vm, -EIO, &e);
+}
+
 static void start_fail_rm(Vm *vm, uint32_t msg_id, int r, uint32_t rm_error)
 {
         ManagerError e;
@@ -171,8 +185,12 @@ static void allocate_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, si
         vm->rm_status = RM_VM_STATUS_LOAD;
         vm->rm_status_known = true;
         log_vm_info(vm->config.name, vmid, "VM %s allocated VMID %u", vm->config.name, vmid);
-        /* Record the VMID before anything else happens: recovery must find it. */
-        (void)vm_save_runtime(vm);
+        /* Record the VMID before anything else happens: recovery must find it. Without the
+         * record a restart could not adopt the VM (the VMID scan would only release it) nor
+         * know what gets lent to it: fail and unwind instead. */
+        r = vm_save_runtime(vm);
+        if (r < 0)
+                return start_fail_store(vm, r, "after VM_ALLOCATE");
         start_next(vm);
 }
 
@@ -181,8 +199,13 @@ static void step_allocate(Vm *vm)
         uint8_t buf[4];
 
         start_progress(vm, NULL, 0, 0, 0);
-        if (!vm->config.persistent)
-                (void)vm_save_definition(vm); /* recovery needs it while the RM holds the VM */
+        /* Recovery needs the definition while the RM holds the VM; a state directory that
+         * cannot take it will not take the runtime record either: fail before VM_ALLOCATE. */
+        if (!vm->config.persistent) {
+                int r = vm_save_definition(vm);
+                if (r < 0)
+                        return start_fail_store(vm, r, "before VM_ALLOCATE");
+        }
         ssize_t n = rm_encode_vmid_req(buf, sizeof(buf), 0);
         vm_call(vm, RM_VM_ALLOCATE, buf, (size_t)n, allocate_done, NULL);
 }
@@ -213,6 +236,8 @@ static void step_load(Vm *vm)
                 manager_error_set(&err, r, "Out of memory");
                 return start_fail(vm, r, &err);
         }
+        /* Progress only: the ranges are the daemon's own until the pending lend is recorded
+         * (which fails the start if it cannot be). */
         (void)vm_save_runtime(vm);
         r = dtb_build(&vm->config, &vm->layout, NULL, &vm->dtb, &vm->dtb_size);
         if (r < 0) {
@@ -248,6 +273,12 @@ static void lend_done(Vm *vm, uint64_t guest_ipa, int r, uint32_t rm_error, uint
 {
         int i = vm_find_parcel_ipa(vm, guest_ipa);
 
+        if (r < 0 && msg_id == 0) { /* vm_lend(): the record write failed */
+                bool lent = i >= 0 && vm->parcels[i].handle != RM_MEM_HANDLE_INVALID;
+
+                return start_fail_store(vm, r,
+                                        lent ? "after the MEM_LEND reply" : "before MEM_LEND");
+        }
         if (r < 0)
                 return start_fail_rm(vm, msg_id, r, rm_error);
         if (i >= 0) {
@@ -500,6 +531,8 @@ static void start_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, size_
                 vm->parcels[i].accepted = true;
         free(vm->dtb);
         vm->dtb = NULL;
+        /* Progress only (RM status, accepted): the record already holds the VMID and the
+         * parcel, and recovery reads the status from the RM. */
         (void)vm_save_runtime(vm);
         vm_set_state(vm, VM_STATE_RUNNING, &op->cause);
         log_vm_info(vm->config.name, vm->vmid, "VM %s running (VMID %u, %s boot)",

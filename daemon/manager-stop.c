@@ -80,8 +80,11 @@ static void lend_reply(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, size_
                         return lend_finish(vm, ctx, -EBADMSG, 0, msg_id);
                 p->handle = handle;
                 p->pending = false;
-                /* The handle goes to disk before anything else: recovery must reclaim it. */
-                (void)vm_save_runtime(vm);
+                /* The handle goes to disk before anything else: recovery must reclaim it.
+                 * If it cannot, the lend fails (msg_id 0): the caller reclaims the handle. */
+                r = vm_save_runtime(vm);
+                if (r < 0)
+                        return lend_finish(vm, ctx, r, 0, 0);
         }
         rm_sgl_message_range(p->n_host, ctx->msg, &first, &count, &last);
         if (last) {
@@ -100,6 +103,7 @@ static void lend_send(Vm *vm, LendCtx *ctx)
         size_t first, count, cap;
         bool last;
         ssize_t n;
+        int r;
 
         if (i < 0)
                 return lend_finish(vm, ctx, -ENOENT, 0, RM_MEM_LEND);
@@ -132,7 +136,11 @@ static void lend_send(Vm *vm, LendCtx *ctx)
                  * us knowing its handle: record the pending lend first (its SGL is in the
                  * record), so a restart can look it up instead of leaking it. */
                 p->pending = true;
-                (void)vm_save_runtime(vm);
+                r = vm_save_runtime(vm);
+                if (r < 0) {
+                        p->pending = false; /* not sent: the RM holds nothing */
+                        return lend_finish(vm, ctx, r, 0, 0);
+                }
                 vm_call(vm, RM_MEM_LEND, buf, (size_t)n, lend_reply, ctx);
         } else {
                 RmMemAppend a = {
@@ -148,6 +156,8 @@ static void lend_send(Vm *vm, LendCtx *ctx)
         }
 }
 
+/* then gets msg_id 0 when a record write failed: the pending lend before MEM_LEND (nothing
+ * was sent) or the handle after its reply (the parcel has its handle, for reclaiming). */
 void vm_lend(Vm *vm, uint64_t guest_ipa, VmLendThen then, void *userdata)
 {
         LendCtx *ctx = malloc(sizeof(*ctx));

@@ -10,7 +10,7 @@ if(TARGET gunyah-sim-client AND TARGET gunyahd-core AND TARGET gunyah-test-image
     # Pure parts (event log, state table, options): no simulator, label unit.
     gunyah_add_test(test-core-units SOURCES ${CMAKE_CURRENT_LIST_DIR}/test-core-units.c
                     LIBS gunyahd-core LABELS unit)
-    foreach(t lifecycle scale paging faults recovery daemon)
+    foreach(t lifecycle scale paging faults recovery daemon persist)
         if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/test-core-${t}.c)
             gunyah_add_test(test-core-${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/test-core-${t}.c
                             LIBS gunyah-core-test-harness LABELS integration TIMEOUT 600)
