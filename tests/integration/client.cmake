@@ -5,6 +5,7 @@
 #   test-client-monitor    Monitor snapshot and resume without loss; a hundred clients
 #   test-client-authz      peer-credential authorization (clients run as nobody)
 #   test-client-cli        the gunyahctl binary: --json output parsed, exit codes
+#   test-client-{daemon,monitor}-valgrind   the same with gunyahd under valgrind memcheck
 #   test-client-install    the installed tree: soname, exports, pkg-config consumer, completion
 #   test-systemd-units     systemd-analyze verify + security score <= 2.0, sysusers/tmpfiles
 #   test-systemd-activation  gunyahd under systemd-socket-activate reaches READY=1
@@ -31,6 +32,19 @@ if(TARGET gunyah-sim-client AND TARGET gunyah-test-image-header)
             endif()
         endforeach()
     endforeach()
+    # The same API tests with gunyahd under valgrind memcheck: a memory error or a definite
+    # leak makes gunyahd exit 99, which the harness reports. Not in sanitizer builds (ASan
+    # and valgrind exclude each other) nor cross builds. (gunyahctl under valgrind too would
+    # take minutes: test-client-cli stays native.)
+    find_program(VALGRIND valgrind)
+    if(VALGRIND AND NOT GUNYAHD_SANITIZE AND NOT GUNYAHD_FUZZ AND NOT CMAKE_CROSSCOMPILING)
+        foreach(t daemon monitor)
+            add_test(NAME test-client-${t}-valgrind COMMAND test-client-${t})
+            set_tests_properties(test-client-${t}-valgrind PROPERTIES LABELS integration
+                TIMEOUT 600 ENVIRONMENT
+                "GUNYAH_BUILD_DIR=${CMAKE_BINARY_DIR};GUNYAH_SOURCE_DIR=${PROJECT_SOURCE_DIR};GUNYAHD_WRAPPER=${CMAKE_CURRENT_SOURCE_DIR}/valgrind-wrap.sh")
+        endforeach()
+    endif()
 endif()
 
 add_test(NAME test-client-install
