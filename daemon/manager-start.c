@@ -129,13 +129,15 @@ static void start_fail(Vm *vm, int r, const ManagerError *err)
  * daemon restart could not recover what follows, so the start fails and is unwound. */
 static void start_fail_store(Vm *vm, int r, const char *what)
 {
+        const char *why = r == -EINVAL  ? "the record fails validation"
+                          : r == -E2BIG ? "the record is over 64 MiB"
+                                        : strerror(-r);
         ManagerError e;
 
         manager_error_set(&e, -EIO,
                           "Cannot write %s/%s.json (%s) %s; a daemon restart could not recover "
                           "the VM: start undone",
-                          vm->vmid ? "runtime" : "definitions", vm->config.name, strerror(-r),
-                          what);
+                          vm->vmid ? "runtime" : "definitions", vm->config.name, why, what);
         start_fail(vm, -EIO, &e);
 }
 
