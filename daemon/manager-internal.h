@@ -110,7 +110,8 @@ struct Vm {
         ManagerError release_err;
         int release_r;
         size_t reclaim_next;
-        uint32_t reclaim_unknown; /* handle whose MEM_RECLAIM reply was garbled */
+        uint32_t reclaim_unknown; /* handle whose MEM_RECLAIM outcome is unknown */
+        unsigned release_timeouts; /* calls of this release that timed out */
         /* stop */
         bool exit_seen_for_stop;
         /* start */

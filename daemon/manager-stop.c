@@ -17,11 +17,12 @@
  * exits, recovery) an RM error on an action is retried up to 3 times.
  *
  * A reply that cannot be decoded (-EBADMSG: malformed, or an error word no RM sends) says
- * nothing about what the RM did, in either mode: the loop re-reads the truth from the RM
- * instead of failing. An action (VM_STOP, VM_RESET, VM_INIT, VM_DEALLOCATE) is followed by
- * VM_GET_STATE as usual (VM_DEALLOCATE that took effect: the VMID is unknown); a garbled
- * VM_GET_STATE is asked again; a garbled MEM_RECLAIM is sent again, and HANDLE_INVALID for
- * that retry means the first one took effect. Each such retry counts as a round.
+ * nothing about what the RM did, nor does a timeout (the reply may have been lost), in
+ * either mode: the loop re-reads the truth from the RM instead of failing (after a timeout
+ * RELEASE_TIMEOUT_RETRIES times per release). An action (VM_STOP, VM_RESET, VM_INIT,
+ * VM_DEALLOCATE) is followed by VM_GET_STATE as usual (VM_DEALLOCATE that took effect: the
+ * VMID is unknown); a VM_GET_STATE is asked again; a MEM_RECLAIM is sent again, and
+ * HANDLE_INVALID for that retry means the first one took effect. Each retry is a round.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -40,6 +41,7 @@
 #include "rm-vm.h"
 
 #define RELEASE_ACTION_RETRIES 3u
+#define RELEASE_TIMEOUT_RETRIES 2u /* per release: an RM that does not answer fails it soon */
 
 /* ======================= lending ======================= */
 
@@ -283,15 +285,22 @@ void vm_parcel_quarantine(Vm *vm, size_t i, const char *why)
 
 static void release_step(Vm *vm);
 
-/* r is an undecodable reply: the outcome is unknown. Logs it; false when the loop is out of
- * rounds (it then fails with the error). */
+/* r says the outcome of the call is unknown: an undecodable reply, or none in time (the
+ * RM may have acted and its reply was lost). Logs it; false when the loop is out of rounds
+ * or, for timeouts, out of RELEASE_TIMEOUT_RETRIES (it then fails with the error). */
 static bool release_outcome_unknown(Vm *vm, uint32_t msg_id, int r)
 {
-        if (r != -EBADMSG || vm->release_rounds >= MANAGER_RELEASE_MAX_ROUNDS)
+        if (vm->release_rounds >= MANAGER_RELEASE_MAX_ROUNDS)
+                return false;
+        if (r == -ETIMEDOUT) {
+                if (++vm->release_timeouts > RELEASE_TIMEOUT_RETRIES)
+                        return false;
+        } else if (r != -EBADMSG)
                 return false;
         log_vm_warning(vm->config.name, vm->vmid ? vm->vmid : -1,
-                       "%s: garbled reply, outcome unknown: asking the RM again",
-                       rm_msg_id_to_string(msg_id) ?: "RM call");
+                       "%s: %s, outcome unknown: asking the RM again",
+                       rm_msg_id_to_string(msg_id) ?: "RM call",
+                       r == -ETIMEDOUT ? "no reply in time" : "garbled reply");
         return true;
 }
 
@@ -398,7 +407,7 @@ static void release_reclaim_done(Vm *vm, int r, uint32_t rm_error, const uint8_t
         uint32_t handle = i < vm->n_parcels ? vm->parcels[i].handle : RM_MEM_HANDLE_INVALID;
 
         if (release_outcome_unknown(vm, RM_MEM_RECLAIM, r)) {
-                /* Send it again: HANDLE_INVALID then means this one took effect. */
+                /* Send it again: HANDLE_INVALID then means the first one took effect. */
                 vm->release_rounds++;
                 vm->reclaim_unknown = handle;
                 return release_reclaim_next(vm, then_dealloc);
@@ -631,6 +640,7 @@ void vm_release_begin(Vm *vm, VmReleaseThen then)
         vm->release_rounds = 0;
         vm->release_action_failures = 0;
         vm->reclaim_unknown = RM_MEM_HANDLE_INVALID;
+        vm->release_timeouts = 0;
         vm->release_deadline = manager_now_usec() + MANAGER_RESET_WAIT_USEC;
         release_step(vm);
 }
