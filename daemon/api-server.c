@@ -424,6 +424,11 @@ static void call_run(ApiConn *c, ApiCall *call)
                 (void)call_error_string(call, API_ERROR_METHOD_NOT_FOUND, "method", vc->method);
                 return;
         }
+        if (!m->func) {
+                (void)call_error_string(call, API_ERROR_METHOD_NOT_IMPLEMENTED, "method",
+                                        vc->method);
+                return;
+        }
         if (vc->upgrade) {
                 (void)api_call_error_invalid_parameter(call, "upgrade");
                 return;

@@ -80,7 +80,8 @@ typedef int (*ApiMethodFunc)(ApiCall *call, struct json_object *parameters, void
 
 typedef struct ApiMethod {
         const char *name;        /* member name, e.g. "ListVMs" */
-        ApiMethodFunc func;
+        ApiMethodFunc func;      /* NULL: declared by the interface, not served by this
+                                  * build or configuration (MethodNotImplemented) */
         unsigned flags;          /* API_METHOD_* */
         const ApiField *fields;  /* parameter table (api-json.h), NULL = no check */
 } ApiMethod;

@@ -158,6 +158,7 @@ static const ApiMethod test_methods[] = {
         { "Flood", method_flood, API_METHOD_STREAMS | API_METHOD_REQUIRES_MORE, NULL },
         { "ReadFd", method_read_fd, 0, NULL },
         { "Fail", method_fail, 0, NULL },
+        { "Later", NULL, 0, NULL },
         { .name = NULL },
 };
 
@@ -283,6 +284,8 @@ TEST(dispatch_errors)
                      API_ERROR_INTERFACE_NOT_FOUND, "interface", "org.example.nope");
         expect_error(&f, &c, "{\"method\":\"org.example.test.Nope\"}",
                      API_ERROR_METHOD_NOT_FOUND, "method", "org.example.test.Nope");
+        expect_error(&f, &c, "{\"method\":\"org.example.test.Later\"}",
+                     API_ERROR_METHOD_NOT_IMPLEMENTED, "method", "org.example.test.Later");
         expect_error(&f, &c, "{\"method\":\"org.example.test.Echo\"}",
                      API_ERROR_INVALID_PARAMETER, "parameter", "text");
         expect_error(&f, &c, "{\"method\":\"org.example.test.Echo\",\"parameters\":{\"text\":1}}",
