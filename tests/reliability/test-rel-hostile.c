@@ -19,10 +19,13 @@
  *     deviation from the issue, which asks for InvalidParameter). The daemon stays
  *     alive, other clients are served and no VM is created by any of it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -416,6 +419,76 @@ static void test_malformed(RelStack *s)
         rel_strv_free(names);
 }
 
+/*
+ * Every file of JSONTestSuite's test_parsing (../shared/data beside the source tree, or
+ * $GUNYAH_JSON_TEST_SUITE) sent to gunyahd itself as one message on a fresh connection:
+ * y_ (valid JSON) answered with a Varlink error, the connection kept; n_ (invalid) closes
+ * the connection (a file with a raw NUL is two messages, and its first part may get an
+ * error reply first); i_ either. gunyahd stays up and serves others after each file.
+ */
+static void test_json_test_suite(RelStack *s)
+{
+        const char *env = getenv("GUNYAH_JSON_TEST_SUITE");
+        const char *src = getenv("GUNYAH_SOURCE_DIR");
+        char dirpath[PATH_MAX];
+        if (env)
+                snprintf(dirpath, sizeof(dirpath), "%s", env);
+        else
+                snprintf(dirpath, sizeof(dirpath), "%s/../shared/data/JSONTestSuite/test_parsing",
+                         src ? src : ".");
+        DIR *d = opendir(dirpath);
+        REL_ASSERT(d, "JSONTestSuite: cannot open %s (set GUNYAH_JSON_TEST_SUITE)", dirpath);
+        unsigned n_y = 0, n_n = 0, n_i = 0, n_files = 0;
+        struct dirent *de;
+        static char buf[1 << 20];
+        while ((de = readdir(d))) {
+                char kind = de->d_name[0];
+                if (de->d_name[0] == '.' || (kind != 'y' && kind != 'n' && kind != 'i'))
+                        continue;
+                int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
+                REL_ASSERT(fd >= 0, "open %s/%s", dirpath, de->d_name);
+                ssize_t len = read(fd, buf, sizeof(buf) - 1);
+                close(fd);
+                REL_ASSERT(len >= 0 && len < (ssize_t)sizeof(buf) - 1, "read %s", de->d_name);
+                bool has_nul = memchr(buf, 0, (size_t)len) != NULL;
+                buf[len] = 0; /* the message's terminator */
+
+                RelConn *c = NULL;
+                struct json_object *reply = NULL, *e = NULL;
+                REL_ASSERT(rel_conn_open(s->api_path, &c) == 0, "connect");
+                int r = rel_conn_send_raw(c, buf, (size_t)len + 1);
+                if (r == 0)
+                        r = rel_conn_recv(c, REL_CALL_TIMEOUT_MS, &reply);
+                bool error_reply = r == 0 && json_object_object_get_ex(reply, "error", &e);
+                bool closed = r == -ECONNRESET || r == -EPIPE;
+                if (kind == 'y')
+                        REL_ASSERT(error_reply, "%s: want a Varlink error, got r=%d %s", de->d_name,
+                                   r, reply ? json_object_to_json_string(reply) : "");
+                else if (kind == 'n')
+                        REL_ASSERT(closed || (has_nul && error_reply),
+                                   "%s: want the connection closed, got r=%d %s", de->d_name, r,
+                                   reply ? json_object_to_json_string(reply) : "");
+                else
+                        REL_ASSERT(closed || error_reply, "%s: r=%d", de->d_name, r);
+                (void)(kind == 'y' ? n_y++ : kind == 'n' ? n_n++ : n_i++);
+                json_object_put(reply);
+                rel_conn_free(c);
+                if (++n_files % 64 == 0)
+                        REL_ASSERT(rel_daemon_alive(s) &&
+                                           rel_api(s, "ListVMs", NULL, REL_CALL_TIMEOUT_MS, NULL,
+                                                   NULL) == 0,
+                                   "gunyahd stopped serving after %s", de->d_name);
+        }
+        closedir(d);
+        REL_ASSERT(rel_daemon_alive(s), "gunyahd died during JSONTestSuite");
+        REL_ASSERT(rel_api(s, "ListVMs", NULL, REL_CALL_TIMEOUT_MS, NULL, NULL) == 0,
+                   "gunyahd does not serve after JSONTestSuite");
+        REL_ASSERT(n_y > 90 && n_n > 180, "JSONTestSuite: only %u y_ and %u n_ files", n_y, n_n);
+        printf("  JSONTestSuite against gunyahd: %u y_ answered with an error, %u n_ refused, "
+               "%u i_ either way\n", n_y, n_n, n_i);
+        n_checks += n_y + n_n + n_i;
+}
+
 int main(int argc, char **argv)
 {
         RelArgs a;
@@ -430,6 +503,7 @@ int main(int argc, char **argv)
         test_authorization(s);
         test_image_paths(s);
         test_malformed(s);
+        test_json_test_suite(s);
         char why[1024];
         r = rel_wait_consistent(s, 60000, why, sizeof(why));
         REL_ASSERT(r == 0, "daemon and RM disagree: %s", why);
