@@ -476,6 +476,24 @@ static void conn_attach_fds(ApiConn *c, ApiCall *call, uint64_t start, uint64_t 
         c->n_fds = keep;
 }
 
+/*
+ * A message that cannot be a call (not JSON, nested too deep, invalid UTF-8, over the size
+ * limit): the stream cannot be trusted past it, so the connection closes, but first the
+ * client is told why, as Varlink's InvalidParameter naming "message" — when no earlier reply
+ * is still queued (replies stay in order) and the socket takes it at once.
+ */
+static void conn_refuse(ApiConn *c, const char *why)
+{
+        static const char reply[] = "{\"error\":\"" API_ERROR_INVALID_PARAMETER "\","
+                                    "\"parameters\":{\"parameter\":\"message\"}}";
+        log_debug("API connection uid=%u: message %s (limits: %zu bytes, depth %u): refused, "
+                  "closing", (unsigned)c->peer.uid, why, c->server->opts.max_message,
+                  c->server->opts.max_depth);
+        if (!c->out_head && !c->output_dead && c->fd >= 0)
+                (void)send(c->fd, reply, sizeof(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
+        conn_close(c);
+}
+
 static void conn_dispatch(ApiConn *c, const char *msg, size_t len)
 {
         uint64_t start = c->in_taken;
@@ -490,10 +508,8 @@ static void conn_dispatch(ApiConn *c, const char *msg, size_t len)
         const char *field = "";
         int r = varlink_call_parse_ex(msg, len, c->server->opts.max_depth, &call->vc, &field);
         if (r < 0 && r != -EPROTO) {
-                log_debug("API connection uid=%u: %s message, closing",
-                          (unsigned)c->peer.uid, r == -ELOOP ? "too deeply nested" : "malformed");
                 free(call);
-                conn_close(c);
+                conn_refuse(c, r == -ELOOP ? "too deeply nested" : "not a JSON object");
                 return;
         }
         call->conn = conn_ref(c);
@@ -514,9 +530,7 @@ static void conn_process_messages(ApiConn *c)
                 size_t len;
                 int r = varlink_buffer_next(&c->in, &msg, &len);
                 if (r < 0) {
-                        log_debug("API connection uid=%u: message over %zu bytes, closing",
-                                  (unsigned)c->peer.uid, c->server->opts.max_message);
-                        conn_close(c);
+                        conn_refuse(c, "over the message size limit");
                         return;
                 }
                 if (r == 0)
@@ -608,12 +622,14 @@ static void conn_read(ApiConn *c)
                         c->eof = true;
                         return;
                 }
+                if (r == -EMSGSIZE) {
+                        conn_refuse(c, "over the message size limit");
+                        return;
+                }
                 if (r < 0) {
                         if (r != -ECONNRESET)
-                                log_debug_errno(r, "API connection uid=%u: %s, closing",
-                                                (unsigned)c->peer.uid,
-                                                r == -EMSGSIZE ? "message too large"
-                                                               : "read failed");
+                                log_debug_errno(r, "API connection uid=%u: read failed, closing",
+                                                (unsigned)c->peer.uid);
                         conn_close(c);
                         return;
                 }

@@ -14,7 +14,9 @@
  * the final reply goes out. API_METHOD_REQUIRES_MORE methods answer ExpectedMore without it.
  *
  * Bad input: a message that is not JSON, nests deeper than max_depth, holds a NUL or is
- * larger than max_message closes the connection (the stream cannot be trusted after it); a
+ * larger than max_message is answered with org.varlink.service.InvalidParameter naming
+ * "message" (when no earlier reply is still queued) and closes the connection (the stream
+ * cannot be trusted after it); a
  * JSON value that is not a valid call gets org.varlink.service.InvalidParameter naming the
  * offending key ("method", "parameters", "oneway", "more", "upgrade"; "" when the message is
  * not an object) and the connection goes on.

@@ -226,6 +226,26 @@ static void expect_error(Fixture *f, TestClient *c, const char *json, const char
         varlink_reply_done(&r);
 }
 
+/* A message that cannot be a call: InvalidParameter("message"), then the close. */
+static void expect_refused(Fixture *f, TestClient *c)
+{
+        char *m = NULL;
+        int r = test_recv(f->e, c, &m);
+        if (r != 1)
+                TEST_FAIL_("expected an InvalidParameter reply before the close, got %d", r);
+        VarlinkReply rep = {};
+        ASSERT_OK(varlink_reply_parse(m, strlen(m), 0, &rep));
+        ASSERT_STREQ(rep.error, API_ERROR_INVALID_PARAMETER);
+        ASSERT_STREQ(test_param_string(&rep, "parameter"), "message");
+        varlink_reply_done(&rep);
+        free(m);
+        m = NULL;
+        r = test_recv(f->e, c, &m);
+        if (r != 0)
+                TEST_FAIL_("expected the server to close after refusing, got %d (%s)", r,
+                           m ? m : "");
+}
+
 static void expect_closed(Fixture *f, TestClient *c)
 {
         char *m = NULL;
@@ -449,16 +469,17 @@ TEST(bad_messages_close_the_connection)
                 TestClient c;
                 client_open(&f, &c);
                 ASSERT_OK(test_send_msg(f.e, &c, bad[i]));
-                expect_closed(&f, &c);
+                expect_refused(&f, &c);
                 test_client_done(&c);
         }
-        /* Oversize: 4097 bytes without a NUL. The server closes; the buffer never grew. */
+        /* Oversize: 4097 bytes without a NUL. The server refuses and closes; the buffer
+         * never grew. */
         TestClient c;
         client_open(&f, &c);
         char big[5000];
         memset(big, ' ', sizeof(big));
         (void)test_send(f.e, &c, big, sizeof(big));
-        expect_closed(&f, &c);
+        expect_refused(&f, &c);
         test_client_done(&c);
         /* The server still serves. */
         client_open(&f, &c);
@@ -773,8 +794,8 @@ TEST(authorization_numeric_gid)
 }
 
 /* Every file of JSONTestSuite/test_parsing as one message on a fresh connection:
- * n_ refused (connection closed; a file with a raw NUL is two messages, and may get an
- * error reply for its first part), y_ answered with an error (valid JSON, not a call),
+ * n_ refused (InvalidParameter "message", then the connection closed; a file with a raw
+ * NUL is two messages, and may get an error reply for its first part), y_ answered with an error (valid JSON, not a call),
  * i_ either way; the server serves on after each. */
 TEST(json_test_suite)
 {
@@ -820,9 +841,25 @@ TEST(json_test_suite)
                                 TEST_FAIL_("%s: want an error reply, got %d", de->d_name, r);
                         n_y++;
                 } else if (kind == 'n') {
-                        if (r == 1 && (!has_nul || !rep.error))
-                                TEST_FAIL_("%s: want the connection closed, got %s", de->d_name,
-                                           m);
+                        /* refused: an error reply (InvalidParameter "message", or for a file
+                         * with a raw NUL maybe its first part's error), then the close */
+                        if (r == 1 && !rep.error)
+                                TEST_FAIL_("%s: want a refusal, got %s", de->d_name, m);
+                        if (r == 1 && !has_nul &&
+                            strcmp(test_param_string(&rep, "parameter"), "message") != 0)
+                                TEST_FAIL_("%s: refused naming '%s', not 'message'",
+                                           de->d_name, test_param_string(&rep, "parameter"));
+                        char *m2 = NULL;
+                        int r2 = r == 1 ? test_recv(f.e, &c, &m2) : 0;
+                        for (int k = 0; r2 == 1 && has_nul && k < 4; k++) {
+                                free(m2);
+                                m2 = NULL;
+                                r2 = test_recv(f.e, &c, &m2);
+                        }
+                        if (r2 != 0)
+                                TEST_FAIL_("%s: want the connection closed, got %d %s",
+                                           de->d_name, r2, m2 ? m2 : "");
+                        free(m2);
                         n_n++;
                 } else {
                         ASSERT_TRUE(r == 0 || rep.error);
