@@ -387,6 +387,18 @@ int main(int argc, char **argv)
         free(lat);
         long rss2 = rss_kib(s->daemon);
         REL_ASSERT(rel_daemon_alive(s), "gunyahd died under load");
+        /* The RM keeps at most 256 pending notifications and drops the oldest past that
+         * (rm-protocol.md 4.4): a daemon slower than the event rate (ASan, a starved CPU)
+         * never receives those. Every notification it did receive must reach every reader. */
+        uint64_t dropped = 0;
+        struct json_object *st = NULL, *link = NULL, *v = NULL;
+        r = rel_sim(s, "GetState", NULL, &st);
+        REL_ASSERT(r == 0, "simulator GetState: %s", strerror(-r));
+        if (json_object_object_get_ex(st, "link", &link) &&
+            json_object_object_get_ex(link, "droppedNotifications", &v))
+                dropped = (uint64_t)json_object_get_int64(v);
+        json_object_put(st);
+        unsigned expected = dropped >= events_target ? 0 : events_target - (unsigned)dropped;
 
         uint64_t min_events = UINT64_MAX;
         unsigned silent_open = 0, readers_closed = 0;
@@ -394,7 +406,7 @@ int main(int argc, char **argv)
                 char line[128];
                 uint64_t me = 0;
                 unsigned so = 0, rc = 0;
-                dprintf(ch[i].to_child, "%u\n", events_target);
+                dprintf(ch[i].to_child, "%u\n", expected);
                 close(ch[i].to_child);
                 read_line(ch[i].from_child, line, sizeof(line));
                 sscanf(line, "%" SCNu64 " %u %u", &me, &so, &rc);
@@ -416,9 +428,14 @@ int main(int argc, char **argv)
                " us, ratio %.2f); gunyahd RSS %ld KiB -> %ld KiB -> %ld KiB\n", load50, load99, idle99,
                (double)load99 / (double)(idle99 ? idle99 : 1), rss0, rss1, rss2);
         REL_ASSERT(readers_closed == 0, "gunyahd disconnected %u reading subscribers", readers_closed);
-        /* one vm-rm-status event per SetGuestStatus, plus those of the start/stop cycles */
-        REL_ASSERT(min_events >= events_target, "a reading subscriber got only %" PRIu64 " events",
-                   min_events);
+        /* one vm-rm-status event per SetGuestStatus the daemon was sent, plus those of the
+         * start/stop cycles */
+        printf("load: the RM dropped %" PRIu64 " of %u status notifications (queue full: the "
+               "daemon fell behind the link)\n", dropped, events_target);
+        REL_ASSERT(min_events >= expected,
+                   "a reading subscriber got only %" PRIu64 " events of %u", min_events, expected);
+        if (a.full && !under_asan(s->daemon))
+                REL_ASSERT(dropped == 0, "the RM dropped %" PRIu64 " notifications", dropped);
         long bound = rss0 + (long)N_SILENT * 4096 + 65536;
         if (under_asan(s->daemon)) /* shadow memory and the free quarantine make RSS meaningless */
                 printf("load: gunyahd runs under ASan: RSS bound not checked\n");
