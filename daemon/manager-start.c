@@ -144,8 +144,8 @@ static void start_fail_store(Vm *vm, int r, const char *what)
 static void start_fail_rm(Vm *vm, uint32_t msg_id, int r, uint32_t rm_error)
 {
         ManagerError e;
-        manager_error_rm(&e, msg_id, r, rm_error);
-        start_fail(vm, e.rm_msg_id && r == -EREMOTEIO ? -EREMOTEIO : r, &e);
+        /* the classified error: an aborted reassembly (-EIO) is a malformed reply */
+        start_fail(vm, manager_error_rm(&e, msg_id, r, rm_error), &e);
 }
 
 static void start_run_step(Vm *vm)

@@ -317,8 +317,8 @@ static void release_fail(Vm *vm, uint32_t msg_id, int r, uint32_t rm_error)
 {
         ManagerError e;
 
-        manager_error_rm(&e, msg_id, r, rm_error);
-        release_end(vm, e.rm_msg_id && r == -EREMOTEIO ? -EREMOTEIO : r, &e);
+        /* the classified error: an aborted reassembly (-EIO) is a malformed reply */
+        release_end(vm, manager_error_rm(&e, msg_id, r, rm_error), &e);
 }
 
 static void release_finish(Vm *vm)
@@ -679,11 +679,13 @@ static void stop_force_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, 
         /* VM_STATE: it exited meanwhile. A garbled reply: whether it stopped is unknown, the
          * release loop asks (and forces the stop again if needed). Anything else is a
          * failure to stop. */
+        if (r == -EIO)
+                r = -EBADMSG; /* a reply aborted mid-reassembly is garbled too */
         if (r < 0 && r != -EBADMSG && !(r == -EREMOTEIO && rm_error == RM_ERROR_VM_STATE)) {
                 ManagerError e;
-                manager_error_rm(&e, RM_VM_STOP, r, rm_error);
+                r = manager_error_rm(&e, RM_VM_STOP, r, rm_error);
                 vm_set_state(vm, VM_STATE_RUNNING, &vm->op->cause);
-                return vm_op_finish(vm, r == -EREMOTEIO ? -EREMOTEIO : r, &e);
+                return vm_op_finish(vm, r, &e);
         }
         stop_release(vm);
 }
