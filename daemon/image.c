@@ -161,6 +161,8 @@ int image_copy_fd(Pool *pool, const PoolExtent *e, size_t n, uint64_t guest_offs
                 host = pool_ipa_to_ptr(pool, ipa, contig);
                 if (!host)
                         return -EFAULT;
+                /* before the read: a short or failed one may still have written */
+                (void)pool_mark_dirty(pool, ipa, contig);
                 r = pread(fd, host, (size_t)contig, (off_t)done);
                 if (r < 0) {
                         if (errno == EINTR)

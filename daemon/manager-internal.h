@@ -175,6 +175,10 @@ void vm_remove_parcel(Vm *vm, size_t i);
 int vm_add_ranges(Vm *vm, const PoolExtent *e, size_t n);
 /* Release ranges to the pool and drop them from vm->ranges. */
 void vm_release_ranges(Vm *vm, const PoolExtent *e, size_t n);
+/* Release the host ranges of a reclaimed parcel. sanitized: a MEM_RECLAIM with
+ * RM_MEM_RELEASE_FLAG_SANITIZE was answered OK; the ranges then go back clean (pool.h, "Dirty
+ * tracking") when the RM held the whole SGL, else dirty. */
+void vm_release_parcel_reclaimed(Vm *vm, const VmParcel *p, bool sanitized);
 void vm_release_all_ranges(Vm *vm);
 int vm_find_parcel(const Vm *vm, uint32_t handle);
 void vm_close_sources(Vm *vm);

@@ -5,9 +5,10 @@
  * VM_SET_DEMAND_PAGING and cut into equal blocks so that the image parcel plus every block
  * stays within RM_MAX_PARCELS_PER_VM (64) parcels. A fault event (RM_NOTIFY_SIM_PAGE_FAULT,
  * the simulator's stand-in for the host kernel's fault report) is served by lending the
- * block that covers the IPA (zeroed first: the daemon writes to a range only before lending
- * it), then MEM_NOTIFY(SHARED) to the VM; MEM_ACCEPTED resolves the fault. Memory the guest
- * gives back (MEM_RELEASED) is reclaimed (MEM_RECLAIM with SANITIZE) and freed to the pool.
+ * block that covers the IPA (zeroed first where it may hold data: the daemon writes to a range
+ * only before lending it), then MEM_NOTIFY(SHARED) to the VM; MEM_ACCEPTED resolves the
+ * fault. Memory the guest gives back (MEM_RELEASED) is reclaimed (MEM_RECLAIM with SANITIZE)
+ * and freed to the pool clean (the RM zeroed it).
  *
  * Host placement: a block is backed, when the pool allows it, by the host range at the same
  * address as the guest block (the simulated guest maps a parcel at its first SGL address);
@@ -268,7 +269,10 @@ void manager_on_page_fault(Manager *m, const uint8_t *p, size_t len)
         r = block_alloc(vm, start, size, &e, &n);
         if (r < 0)
                 return fault_failed(vm, b, "the host pool is exhausted");
-        /* Zero before lending: after MEM_LEND the daemon never touches the range. */
+        /* Zero before lending: after MEM_LEND the daemon never touches the range. Only the
+         * granules that may hold data are written (pool.h, "Dirty tracking"): never handed
+         * out since the pool was created, or given back by a sanitizing MEM_RECLAIM, they
+         * are zero already. */
         r = pool_extents_write(m->pool, e, n, 0, NULL, size);
         if (r >= 0)
                 r = vm_add_ranges(vm, e, n);
@@ -352,7 +356,8 @@ static void released_reclaim_done(Vm *vm, int r, uint32_t rm_error, const uint8_
         if (pc->kind == VM_PARCEL_DEMAND)
                 vm->paging.bytes_lent -= MIN(vm->paging.bytes_lent, size);
         vm->paging.bytes_reclaimed += size;
-        vm_release_ranges(vm, pc->host, pc->n_host);
+        /* An OK reply to MEM_RECLAIM with SANITIZE: the RM zeroed the parcel. */
+        vm_release_parcel_reclaimed(vm, pc, r == 0);
         vm_remove_parcel(vm, (size_t)i);
         (void)vm_save_runtime(vm);
         EventCause cause = { .kind = EVENT_CAUSE_RM, .rm_msg_id = RM_NOTIFY_MEM_RELEASED };

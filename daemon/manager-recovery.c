@@ -55,6 +55,8 @@ static int vm_attach_runtime(Manager *m, Vm *vm, const StoreRuntime *rt)
                                            rt->ranges[i].ipa, rt->ranges[i].size);
                         continue;
                 }
+                /* lent to a guest that may have written it while the daemon was away */
+                (void)pool_mark_dirty(m->pool, rt->ranges[i].ipa, rt->ranges[i].size);
                 r = vm_add_ranges(vm, &rt->ranges[i], 1);
                 if (r < 0)
                         return r;

@@ -412,6 +412,10 @@ static void release_reclaim_done(Vm *vm, int r, uint32_t rm_error, const uint8_t
                 vm->reclaim_unknown = handle;
                 return release_reclaim_next(vm, then_dealloc);
         }
+        /* Only an OK reply to this MEM_RECLAIM (sent with SANITIZE) proves the RM zeroed
+         * the parcel; any other way out gives the range back as dirty. */
+        bool sanitized = r == 0;
+
         if (r == -EREMOTEIO && rm_error == RM_ERROR_HANDLE_INVALID &&
             handle != RM_MEM_HANDLE_INVALID && handle == vm->reclaim_unknown) {
                 log_vm_info(vm->config.name, vm->vmid ? vm->vmid : -1,
@@ -442,7 +446,7 @@ static void release_reclaim_done(Vm *vm, int r, uint32_t rm_error, const uint8_t
                 VmParcel *p = &vm->parcels[i];
                 log_vm_debug(vm->config.name, vm->vmid ? vm->vmid : -1, "parcel 0x%x reclaimed",
                              p->handle);
-                vm_release_ranges(vm, p->host, p->n_host);
+                vm_release_parcel_reclaimed(vm, p, sanitized);
                 vm_remove_parcel(vm, i);
                 (void)vm_save_runtime(vm);
         }

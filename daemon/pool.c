@@ -3,6 +3,9 @@
  * Host memory pool: one bit per 4 KiB granule (1 = allocated). Free runs are found by
  * scanning 64-bit words with ctz, so every operation is linear in the words scanned and the
  * granules touched; 16 GiB of pool is a 512 KiB bitmap.
+ *
+ * A second bitmap, the same size, holds a "may be dirty" bit per granule (pool.h: "Dirty
+ * tracking"). A clear bit on a free granule is a promise that the granule reads as zero.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +26,7 @@ struct Pool {
         uint64_t n_granules;
         uint64_t used;   /* granules set */
         uint64_t *bitmap;
+        uint64_t *dirty; /* 1 = may hold data (see pool.h) */
         bool fragment_for_test;
 };
 
@@ -121,7 +125,10 @@ int pool_spec_parse(const char *s, PoolSpec *ret)
 
 /* ---- construction ---- */
 
-static int pool_new_internal(Pool **ret, void *base, bool owns, uint64_t ipa, uint64_t size)
+static void bits_assign(uint64_t *bm, uint64_t first, uint64_t count, bool set);
+
+static int pool_new_internal(Pool **ret, void *base, bool owns, uint64_t ipa, uint64_t size,
+                             bool dirty)
 {
         Pool *p;
 
@@ -133,10 +140,15 @@ static int pool_new_internal(Pool **ret, void *base, bool owns, uint64_t ipa, ui
                 return -ENOMEM;
         p->n_granules = size / POOL_GRANULE;
         p->bitmap = calloc((size_t)(p->n_granules / 64), sizeof(uint64_t));
-        if (!p->bitmap) {
+        p->dirty = calloc((size_t)(p->n_granules / 64), sizeof(uint64_t));
+        if (!p->bitmap || !p->dirty) {
+                free(p->bitmap);
+                free(p->dirty);
                 free(p);
                 return -ENOMEM;
         }
+        if (dirty)
+                memset(p->dirty, 0xff, (size_t)(p->n_granules / 64) * sizeof(uint64_t));
         p->base = base;
         p->owns_map = owns;
         p->ipa = ipa;
@@ -149,7 +161,39 @@ int pool_new_mapping(Pool **ret, void *base, uint64_t ipa, uint64_t size)
 {
         if (!base)
                 return -EINVAL;
-        return pool_new_internal(ret, base, false, ipa, size);
+        /* Nothing is known about a mapping handed in: every granule may hold data. */
+        return pool_new_internal(ret, base, false, ipa, size, true);
+}
+
+/* Mark the granules of [0, size) of fd that may hold data dirty: SEEK_DATA/SEEK_HOLE report
+ * holes, which read as zero; everything else is data. Any error but ENXIO (no data past the
+ * offset) leaves the whole pool dirty. */
+static void mark_file_data(Pool *p, int fd)
+{
+        off_t pos = 0, size = (off_t)p->size;
+
+        while (pos < size) {
+                off_t data = lseek(fd, pos, SEEK_DATA), hole;
+                uint64_t first, last;
+
+                if (data < 0) {
+                        if (errno == ENXIO)
+                                return;
+                        break;
+                }
+                if (data >= size)
+                        return;
+                hole = lseek(fd, data, SEEK_HOLE);
+                if (hole < 0 || hole <= data)
+                        break;
+                hole = MIN(hole, size);
+                first = (uint64_t)data / POOL_GRANULE;
+                last = ALIGN_TO((uint64_t)hole, POOL_GRANULE) / POOL_GRANULE;
+                bits_assign(p->dirty, first, last - first, true);
+                pos = hole;
+        }
+        if (pos < size)
+                bits_assign(p->dirty, 0, p->n_granules, true);
 }
 
 int pool_new_file(Pool **ret, const char *path, uint64_t ipa, uint64_t size)
@@ -162,7 +206,13 @@ int pool_new_file(Pool **ret, const char *path, uint64_t ipa, uint64_t size)
         if (size == 0 || !IS_ALIGNED(size, POOL_BLOCK) || !IS_ALIGNED(ipa, POOL_BLOCK) ||
             ipa >= POOL_IPA_LIMIT || size > POOL_IPA_LIMIT - ipa)
                 return -EINVAL;
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        bool created = true;
+
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == EEXIST) {
+                created = false;
+                fd = open(path, O_RDWR | O_CLOEXEC);
+        }
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0)
@@ -174,10 +224,16 @@ int pool_new_file(Pool **ret, const char *path, uint64_t ipa, uint64_t size)
         m = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (m == MAP_FAILED)
                 return -errno;
-        r = pool_new_internal(ret, m, true, ipa, size);
-        if (r < 0)
+        /* A file the daemon created, or an empty one it extended, is all zero; an existing
+         * one may hold old data except in its holes. */
+        r = pool_new_internal(ret, m, true, ipa, size, false);
+        if (r < 0) {
                 munmap(m, (size_t)size);
-        return r;
+                return r;
+        }
+        if (!created && st.st_size > 0)
+                mark_file_data(*ret, fd);
+        return 0;
 }
 
 Pool *pool_free(Pool *p)
@@ -187,6 +243,7 @@ Pool *pool_free(Pool *p)
         if (p->owns_map && p->base)
                 munmap(p->base, (size_t)p->size);
         free(p->bitmap);
+        free(p->dirty);
         free(p);
         return NULL;
 }
@@ -236,7 +293,7 @@ static uint64_t bm_next(const Pool *p, uint64_t pos, bool want)
         return p->n_granules;
 }
 
-static void bm_assign(Pool *p, uint64_t first, uint64_t count, bool set)
+static void bits_assign(uint64_t *bm, uint64_t first, uint64_t count, bool set)
 {
         uint64_t g = first, end = first + count;
 
@@ -246,11 +303,44 @@ static void bm_assign(Pool *p, uint64_t first, uint64_t count, bool set)
                 uint64_t mask = (n == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << n) - 1)) << bit;
 
                 if (set)
-                        p->bitmap[w] |= mask;
+                        bm[w] |= mask;
                 else
-                        p->bitmap[w] &= ~mask;
+                        bm[w] &= ~mask;
                 g += n;
         }
+}
+
+/* First granule in [pos, end) whose dirty bit is set; end if none. */
+static uint64_t dirty_next(const Pool *p, uint64_t pos, uint64_t end)
+{
+        while (pos < end) {
+                uint64_t w = pos / 64;
+                uint64_t word = p->dirty[w] & (~UINT64_C(0) << (pos % 64));
+
+                if (word)
+                        return MIN(end, w * 64 + (uint64_t)__builtin_ctzll(word));
+                pos = (w + 1) * 64;
+        }
+        return end;
+}
+
+/* First granule in [pos, end) whose dirty bit is clear; end if none. */
+static uint64_t clean_next(const Pool *p, uint64_t pos, uint64_t end)
+{
+        while (pos < end) {
+                uint64_t w = pos / 64;
+                uint64_t word = ~p->dirty[w] & (~UINT64_C(0) << (pos % 64));
+
+                if (word)
+                        return MIN(end, w * 64 + (uint64_t)__builtin_ctzll(word));
+                pos = (w + 1) * 64;
+        }
+        return end;
+}
+
+static void bm_assign(Pool *p, uint64_t first, uint64_t count, bool set)
+{
+        bits_assign(p->bitmap, first, count, set);
         if (set)
                 p->used += count;
         else
@@ -439,12 +529,49 @@ bool pool_is_allocated(const Pool *p, uint64_t ipa, uint64_t size)
         return bm_all(p, first, count, true);
 }
 
+static int release_extents(Pool *p, const PoolExtent *e, size_t n, bool zeroed);
+
 int pool_release(Pool *p, uint64_t ipa, uint64_t size)
 {
-        return pool_release_extents(p, &(PoolExtent){ .ipa = ipa, .size = size }, 1);
+        return release_extents(p, &(PoolExtent){ .ipa = ipa, .size = size }, 1, false);
+}
+
+int pool_release_zeroed(Pool *p, uint64_t ipa, uint64_t size)
+{
+        return release_extents(p, &(PoolExtent){ .ipa = ipa, .size = size }, 1, true);
 }
 
 int pool_release_extents(Pool *p, const PoolExtent *e, size_t n)
+{
+        return release_extents(p, e, n, false);
+}
+
+int pool_mark_dirty(Pool *p, uint64_t ipa, uint64_t size)
+{
+        uint64_t first, count, start, end;
+        int r;
+
+        if (size == 0 || ipa > UINT64_MAX - size - POOL_GRANULE)
+                return -EINVAL;
+        start = ipa & ~(POOL_GRANULE - 1);
+        end = ALIGN_TO(ipa + size, POOL_GRANULE);
+        r = range_to_granules(p, start, end - start, &first, &count);
+        if (r < 0)
+                return r;
+        bits_assign(p->dirty, first, count, true);
+        return 0;
+}
+
+bool pool_is_dirty(const Pool *p, uint64_t ipa, uint64_t size)
+{
+        uint64_t first, count;
+
+        if (range_to_granules(p, ipa, size, &first, &count) < 0)
+                return true;
+        return dirty_next(p, first, first + count) < first + count;
+}
+
+static int release_extents(Pool *p, const PoolExtent *e, size_t n, bool zeroed)
 {
         uint64_t first, count;
 
@@ -471,6 +598,12 @@ int pool_release_extents(Pool *p, const PoolExtent *e, size_t n)
                         return -EINVAL;
                 }
                 bm_assign(p, first, count, false);
+        }
+        /* Whoever held the granules may have written them, unless the caller knows they
+         * were zeroed (MEM_RECLAIM with SANITIZE succeeded). */
+        for (size_t i = 0; i < n; i++) {
+                range_to_granules(p, e[i].ipa, e[i].size, &first, &count);
+                bits_assign(p->dirty, first, count, !zeroed);
         }
         return 0;
 }
@@ -518,9 +651,9 @@ uint64_t pool_extents_total(const PoolExtent *e, size_t n)
 }
 
 /* Walk [offset, offset+len) of guest RAM, calling fn on each host-contiguous piece. */
-static int extents_walk(const Pool *p, const PoolExtent *e, size_t n, uint64_t offset,
-                        uint64_t len, int (*fn)(uint8_t *host, uint64_t done, uint64_t len,
-                                                void *ud),
+static int extents_walk(const Pool *p, const PoolExtent *e, size_t n, uint64_t offset, uint64_t len,
+                        int (*fn)(const Pool *p, uint8_t *host, uint64_t done, uint64_t len,
+                                  void *ud),
                         void *ud)
 {
         uint64_t done = 0;
@@ -539,7 +672,7 @@ static int extents_walk(const Pool *p, const PoolExtent *e, size_t n, uint64_t o
 
                 if (!host)
                         return -EFAULT;
-                r = fn(host, done, chunk, ud);
+                r = fn(p, host, done, chunk, ud);
                 if (r < 0)
                         return r;
                 done += chunk;
@@ -549,16 +682,46 @@ static int extents_walk(const Pool *p, const PoolExtent *e, size_t n, uint64_t o
         return 0;
 }
 
-static int write_piece(uint8_t *host, uint64_t done, uint64_t len, void *ud)
+/* Zero [host, host + len): only the granules that may be dirty are written; a granule wholly
+ * inside the piece is clean afterwards (one partly inside may hold data elsewhere). */
+static void zero_piece(Pool *p, uint8_t *host, uint64_t len)
 {
-        if (ud)
-                memcpy(host, (const uint8_t *)ud + done, (size_t)len);
-        else
-                memset(host, 0, (size_t)len);
+        uint64_t off = (uint64_t)(host - p->base), end = off + len;
+        uint64_t g = off / POOL_GRANULE, g_end = ALIGN_TO(end, POOL_GRANULE) / POOL_GRANULE;
+
+        for (;;) {
+                uint64_t a = dirty_next(p, g, g_end), b, from, to, f_full, l_full;
+
+                if (a >= g_end)
+                        return;
+                b = clean_next(p, a, g_end);
+                from = MAX(off, a * POOL_GRANULE);
+                to = MIN(end, b * POOL_GRANULE);
+                memset(p->base + from, 0, (size_t)(to - from));
+                f_full = ALIGN_TO(from, POOL_GRANULE) / POOL_GRANULE;
+                l_full = to / POOL_GRANULE;
+                if (l_full > f_full)
+                        bits_assign(p->dirty, f_full, l_full - f_full, false);
+                g = b;
+        }
+}
+
+static int write_piece(const Pool *cp, uint8_t *host, uint64_t done, uint64_t len, void *ud)
+{
+        Pool *p = (Pool *)cp; /* pool_extents_write() passed a mutable pool */
+        uint64_t off = (uint64_t)(host - p->base);
+
+        if (!ud) {
+                zero_piece(p, host, len);
+                return 0;
+        }
+        bits_assign(p->dirty, off / POOL_GRANULE,
+                    ALIGN_TO(off + len, POOL_GRANULE) / POOL_GRANULE - off / POOL_GRANULE, true);
+        memcpy(host, (const uint8_t *)ud + done, (size_t)len);
         return 0;
 }
 
-static int read_piece(uint8_t *host, uint64_t done, uint64_t len, void *ud)
+static int read_piece(const Pool *p, uint8_t *host, uint64_t done, uint64_t len, void *ud)
 {
         memcpy((uint8_t *)ud + done, host, (size_t)len);
         return 0;

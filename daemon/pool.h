@@ -83,8 +83,33 @@ int pool_release_extents(Pool *p, const PoolExtent *e, size_t n);
 int pool_reserve(Pool *p, uint64_t ipa, uint64_t size);
 /* Give back one range (same checks as pool_release_extents). */
 int pool_release(Pool *p, uint64_t ipa, uint64_t size);
+/* Give back one range known to be zero (the RM sanitized it: a MEM_RECLAIM with
+ * RM_MEM_RELEASE_FLAG_SANITIZE that succeeded). Same checks as pool_release(). */
+int pool_release_zeroed(Pool *p, uint64_t ipa, uint64_t size);
 /* Whether every granule of the range is allocated. */
 bool pool_is_allocated(const Pool *p, uint64_t ipa, uint64_t size);
+
+/*
+ * Dirty tracking: one "may hold data" bit per granule, so that zeroing a range before a
+ * lend writes only granules that may hold data.
+ *  - Start: a pool file the daemon created, or an empty file it extended, is clean; an
+ *    existing non-empty file is dirty except in its holes (SEEK_DATA/SEEK_HOLE; all dirty
+ *    if the file system cannot tell); a mapping handed in (pool_new_mapping) is all dirty.
+ *  - pool_alloc()/pool_reserve() keep the bits: the holder sees what the range held.
+ *  - pool_release()/pool_release_extents() set the bits (the holder may have written);
+ *    pool_release_zeroed() clears them.
+ *  - pool_extents_write() with data sets the bits of the granules it touches; with NULL it
+ *    writes zeros only over dirty granules and clears the bits of granules it covers wholly.
+ *  - pool_mark_dirty(): for writes through pool_ipa_to_ptr() and for ranges whose history is
+ *    unknown (recovery).
+ * Only the holder of an allocated range may rely on its bits (it must not have let anyone
+ * else write it, e.g. before MEM_LEND); a free granule with a clear bit reads as zero.
+ */
+/* Mark the granules [ipa, ipa + size) touches dirty (any alignment). -EINVAL when empty,
+ * -ERANGE outside the pool. */
+int pool_mark_dirty(Pool *p, uint64_t ipa, uint64_t size);
+/* Whether any granule of the range may hold data (true for a foreign range). */
+bool pool_is_dirty(const Pool *p, uint64_t ipa, uint64_t size);
 
 /* Test mode: while on, pool_alloc() takes one granule, skips the next free one, and so on,
  * so an allocation of N granules yields N separate extents (forcing SGLs past 512 entries).
@@ -105,8 +130,9 @@ int pool_extents_lookup(const PoolExtent *e, size_t n, uint64_t offset, uint64_t
                         uint64_t *ret_contig);
 /* Sum of the extents' sizes. */
 uint64_t pool_extents_total(const PoolExtent *e, size_t n);
-/* Copy len bytes from buf to guest offset (or zero them when buf is NULL), across extents.
- * -ERANGE if the range is not backed, -EFAULT if an extent is outside the pool. */
+/* Copy len bytes from buf to guest offset (or zero them when buf is NULL: only granules that
+ * may be dirty are written, see "Dirty tracking"), across extents. -ERANGE if the range is
+ * not backed, -EFAULT if an extent is outside the pool. */
 int pool_extents_write(Pool *p, const PoolExtent *e, size_t n, uint64_t offset,
                        const void *buf, uint64_t len);
 /* Copy from guest offset into buf. Same errors. */

@@ -9,6 +9,7 @@
 #include "macro.h"
 #include "manager-internal.h"
 #include "rm-ids.h"
+#include "rm-mem.h"
 
 static const char *const vm_state_table[_VM_STATE_MAX] = {
         [VM_STATE_STOPPED] = "stopped",       [VM_STATE_STARTING] = "starting",
@@ -211,17 +212,38 @@ int vm_add_ranges(Vm *vm, const PoolExtent *e, size_t n)
         return 0;
 }
 
-void vm_release_ranges(Vm *vm, const PoolExtent *e, size_t n)
+static void release_ranges(Vm *vm, const PoolExtent *e, size_t n, bool zeroed)
 {
         for (size_t i = 0; i < n; i++) {
                 for (size_t j = 0; j < vm->n_ranges; j++) {
                         if (vm->ranges[j].ipa != e[i].ipa || vm->ranges[j].size != e[i].size)
                                 continue;
-                        (void)pool_release(vm->manager->pool, e[i].ipa, e[i].size);
+                        if (zeroed)
+                                (void)pool_release_zeroed(vm->manager->pool, e[i].ipa, e[i].size);
+                        else
+                                (void)pool_release(vm->manager->pool, e[i].ipa, e[i].size);
                         vm->ranges[j] = vm->ranges[--vm->n_ranges];
                         break;
                 }
         }
+}
+
+void vm_release_ranges(Vm *vm, const PoolExtent *e, size_t n)
+{
+        release_ranges(vm, e, n, false);
+}
+
+void vm_release_parcel_reclaimed(Vm *vm, const VmParcel *p, bool sanitized)
+{
+        size_t first, count;
+        bool one_message;
+
+        /* The RM zeroed what it held of the parcel. That is all of p->host only when the SGL
+         * went out whole in one MEM_LEND (no MEM_APPEND that a crash or an error may have
+         * cut short), the lend completed, and the handle is our own (not a lookup's). */
+        rm_sgl_message_range(p->n_host, 0, &first, &count, &one_message);
+        release_ranges(vm, p->host, p->n_host,
+                       sanitized && one_message && p->complete && !p->looked_up);
 }
 
 void vm_release_all_ranges(Vm *vm)

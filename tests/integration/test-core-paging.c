@@ -10,6 +10,7 @@
 
 #include "core-harness.h"
 #include "manager-internal.h"
+#include "pool.h"
 #include "rm-error.h"
 #include "rm-ids.h"
 #include "rm-types.h"
@@ -243,6 +244,133 @@ TEST(image_parcel_released_by_guest)
         ASSERT_EQ(vm_get_n_parcels(vm), 0);
         core_assert_consistent(c);
         ASSERT_OK(core_destroy(c, "giver", &err));
+        core_assert_clean(c);
+        core_free(c);
+}
+
+/* ---- a block the guest receives holds nothing of a former holder ---- */
+
+static const VmParcel *first_demand(Vm *vm)
+{
+        for (size_t i = 0; i < vm_get_n_parcels(vm); i++)
+                if (vm_get_parcel(vm, i)->kind == VM_PARCEL_DEMAND)
+                        return vm_get_parcel(vm, i);
+        return NULL;
+}
+
+/* Start a demand-paged VM and fault in the block at guest IPA ipa; its parcel. */
+static const VmParcel *start_and_fault(Core *c, Vm *vm, uint64_t ipa)
+{
+        ManagerError err = {};
+
+        ASSERT_OK(core_start(c, vm, &err));
+        ASSERT_OK(core_simf(c, "RaisePageFault", "{\"vmid\":%u,\"ipa\":%" PRIu64 ",\"write\":true}",
+                            vm_get_vmid(vm), ipa));
+        Want w = { vm, 1 };
+        ASSERT_TRUE(core_run_until(c, served, &w, CORE_TIMEOUT_MS));
+        ASSERT_TRUE(core_run_until(c, sim_unblocked, vm, CORE_TIMEOUT_MS));
+        const VmParcel *p = first_demand(vm);
+        ASSERT_TRUE(p != NULL);
+        return p;
+}
+
+/* Host memory of a parcel as the simulator (the RM, the guest) sees it in the pool file. */
+static uint8_t *sim_host(Core *c, uint64_t ipa)
+{
+        uint8_t *pool = sim_client_pool(c->sim);
+        ASSERT_TRUE(pool != NULL);
+        return pool + (ipa - sim_client_pool_ipa(c->sim));
+}
+
+static void assert_parcel_zero(Core *c, const VmParcel *p)
+{
+        for (size_t i = 0; i < p->n_host; i++) {
+                const uint8_t *h = sim_host(c, p->host[i].ipa);
+                for (uint64_t k = 0; k < p->host[i].size; k++)
+                        if (h[k] != 0) {
+                                fprintf(stderr, "byte 0x%02x at host IPA 0x%" PRIx64 "\n", h[k],
+                                        p->host[i].ipa + k);
+                                ASSERT_TRUE(h[k] == 0);
+                        }
+        }
+}
+
+/*
+ * VM "first" writes all over its demand-paged block and is destroyed (MEM_RECLAIM with
+ * SANITIZE: the pool takes the range back clean, the daemon does not zero it again); VM
+ * "second" faults the same block onto the same host range: it reads zero. Then the daemon
+ * restarts and finds old data in the free range of the pool file (dirty, SEEK_DATA): VM
+ * "third" gets that range zeroed.
+ */
+TEST(demand_block_is_zero_after_another_vm)
+{
+        Core *c = core_new(&(CoreOpts){ .profile = "v17", .guest_pace_ms = 1 });
+        ManagerError err = {};
+        Vm *a = core_create(c, "first", 128ull << 20, 1, true);
+        uint64_t fault_ipa = vm_get_memory_base(a) + (64ull << 20) + 0x1000;
+
+        const VmParcel *pa = start_and_fault(c, a, fault_ipa);
+        ASSERT_TRUE(pa->n_host >= 1);
+        uint64_t host_ipa = pa->host[0].ipa, host_size = pa->host[0].size;
+        for (size_t i = 0; i < pa->n_host; i++) /* the guest writes */
+                memset(sim_host(c, pa->host[i].ipa), 0xA5, pa->host[i].size);
+        ASSERT_OK(core_destroy(c, "first", &err));
+        /* the RM zeroed it; the pool knows */
+        ASSERT_TRUE(!pool_is_dirty(c->m->pool, host_ipa, host_size));
+
+        Vm *b = core_create(c, "second", 128ull << 20, 1, true);
+        const VmParcel *pb = start_and_fault(c, b, fault_ipa);
+        ASSERT_U64_EQ(pb->host[0].ipa, host_ipa); /* the same host range */
+        assert_parcel_zero(c, pb);
+        for (size_t i = 0; i < pb->n_host; i++)
+                memset(sim_host(c, pb->host[i].ipa), 0x5A, pb->host[i].size);
+        ASSERT_OK(core_destroy(c, "second", &err));
+        core_assert_clean(c);
+
+        /* old data in the pool file across a daemon restart */
+        core_manager_free(c);
+        memset(sim_host(c, host_ipa), 0xEE, host_size);
+        core_manager_new(c);
+        ASSERT_TRUE(pool_is_dirty(c->m->pool, host_ipa, 4096));
+        Vm *t = core_create(c, "third", 128ull << 20, 1, true);
+        const VmParcel *pt = start_and_fault(c, t, fault_ipa);
+        ASSERT_U64_EQ(pt->host[0].ipa, host_ipa);
+        assert_parcel_zero(c, pt);
+        ASSERT_OK(core_destroy(c, "third", &err));
+        core_assert_clean(c);
+        core_free(c);
+}
+
+/* A sanitizing MEM_RECLAIM gives the range back clean only when the RM held the whole SGL:
+ * a parcel sent with MEM_APPEND (over 512 entries) comes back dirty. */
+TEST(sanitized_reclaim_is_clean_only_for_a_whole_sgl)
+{
+        Core *c = core_new(&(CoreOpts){ .profile = "v17", .guest_pace_ms = 1 });
+        ManagerError err = {};
+        Vm *vm = core_create(c, "whole", 32ull << 20, 1, false);
+
+        ASSERT_OK(core_start(c, vm, &err));
+        const VmParcel *p = vm_get_parcel(vm, 0);
+        ASSERT_EQ(p->n_host, 1);
+        uint64_t ipa = p->host[0].ipa, size = p->host[0].size;
+        ASSERT_TRUE(pool_is_dirty(c->m->pool, ipa, size)); /* the image was written */
+        ASSERT_OK(core_destroy(c, "whole", &err));
+        ASSERT_TRUE(!pool_is_dirty(c->m->pool, ipa, size));
+
+        pool_set_fragment_for_test(c->m->pool, true);
+        vm = core_create(c, "split", 32ull << 20, 1, false);
+        ASSERT_OK(core_start(c, vm, &err));
+        p = vm_get_parcel(vm, 0);
+        ASSERT_TRUE(p->n_host > 512);
+        size_t n = p->n_host;
+        PoolExtent *host = malloc(n * sizeof(*host));
+        ASSERT_TRUE(host != NULL);
+        memcpy(host, p->host, n * sizeof(*host));
+        ASSERT_OK(core_destroy(c, "split", &err));
+        for (size_t i = 0; i < n; i++)
+                ASSERT_TRUE(pool_is_dirty(c->m->pool, host[i].ipa, host[i].size));
+        free(host);
+        pool_set_fragment_for_test(c->m->pool, false);
         core_assert_clean(c);
         core_free(c);
 }

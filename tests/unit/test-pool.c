@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "macro.h"
 #include "pool.h"
 #include "test.h"
 
@@ -354,6 +355,280 @@ TEST(extents_translate_and_copy)
                 ASSERT_EQ(pool_extents_write(p, &bad, 1, 0, buf, 10), -EFAULT);
         }
         drop_pool(p, m, 8 * MiB);
+}
+
+/* ---- dirty tracking: which granules a zeroing write must touch ---- */
+
+static bool all_zero(const uint8_t *b, uint64_t n)
+{
+        for (uint64_t i = 0; i < n; i++)
+                if (b[i])
+                        return false;
+        return true;
+}
+
+/* A file the pool creates is clean; the daemon's writes make granules dirty, a zeroing
+ * write cleans what it covers wholly, a release makes them dirty, a zeroed release clean. */
+TEST(dirty_tracking_alloc_write_free)
+{
+        char path[] = "/tmp/test-pool-XXXXXX";
+        int fd = mkstemp(path);
+        Pool *p = NULL;
+        PoolExtent *e = NULL;
+        size_t n = 0;
+        uint8_t data[100], *host;
+
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        unlink(path);
+        ASSERT_OK(pool_new_file(&p, path, POOL_IPA, 8 * MiB));
+        ASSERT_TRUE(!pool_is_dirty(p, POOL_IPA, 8 * MiB));
+        ASSERT_TRUE(pool_is_dirty(p, POOL_IPA + 8 * MiB, 4096)); /* foreign: unknown */
+
+        ASSERT_OK(pool_alloc(p, 2 * MiB, POOL_ALLOC_BASE, &e, &n));
+        ASSERT_EQ(n, 1);
+        ASSERT_U64_EQ(e[0].ipa, POOL_IPA);
+        ASSERT_TRUE(!pool_is_dirty(p, POOL_IPA, 2 * MiB)); /* alloc keeps the bits */
+        host = pool_ipa_to_ptr(p, POOL_IPA, 2 * MiB);
+
+        /* a write (image load) dirties the granules it touches: 5000..5100 is granule 1 */
+        memset(data, 0x5A, sizeof(data));
+        ASSERT_OK(pool_extents_write(p, e, n, 5000, data, sizeof(data)));
+        ASSERT_TRUE(!pool_is_dirty(p, POOL_IPA, 4096));
+        ASSERT_TRUE(pool_is_dirty(p, POOL_IPA + 4096, 4096));
+        ASSERT_TRUE(!pool_is_dirty(p, POOL_IPA + 8192, 2 * MiB - 8192));
+        /* a write across a granule boundary dirties both */
+        ASSERT_OK(pool_extents_write(p, e, n, 3 * 4096 - 10, data, 20));
+        ASSERT_TRUE(pool_is_dirty(p, POOL_IPA + 2 * 4096, 4096));
+        ASSERT_TRUE(pool_is_dirty(p, POOL_IPA + 3 * 4096, 4096));
+
+        /* zeroing part of a dirty granule zeroes that part and leaves it dirty */
+        ASSERT_OK(pool_extents_write(p, e, n, 5000, NULL, 50));
+        ASSERT_TRUE(all_zero(host + 5000, 50));
+        ASSERT_EQ(host[5050], 0x5A);
+        ASSERT_TRUE(pool_is_dirty(p, POOL_IPA + 4096, 4096));
+        /* zeroing it wholly cleans it */
+        ASSERT_OK(pool_extents_write(p, e, n, 4096, NULL, 4096));
+        ASSERT_TRUE(all_zero(host + 4096, 4096));
+        ASSERT_TRUE(!pool_is_dirty(p, POOL_IPA + 4096, 4096));
+
+        /* what zeroing skips: a clean granule is not written (a planted byte shows it; a
+         * real clean granule is zero) */
+        host[100 * 4096 + 7] = 0x77;
+        ASSERT_OK(pool_extents_write(p, e, n, 0, NULL, 2 * MiB));
+        ASSERT_EQ(host[100 * 4096 + 7], 0x77);
+        ASSERT_TRUE(all_zero(host + 2 * 4096, 2 * 4096)); /* the dirty ones were zeroed */
+        ASSERT_TRUE(!pool_is_dirty(p, POOL_IPA, 2 * MiB));
+        host[100 * 4096 + 7] = 0;
+
+        /* the guest writes (through the mapping); a release without a sanitize guarantee
+         * makes the range dirty, and the next holder's zeroing write clears it */
+        memset(host + 64 * 4096, 0xC3, 3 * 4096);
+        ASSERT_OK(pool_release_extents(p, e, n));
+        ASSERT_TRUE(pool_is_dirty(p, POOL_IPA, 4096));
+        ASSERT_TRUE(pool_is_dirty(p, POOL_IPA + 2 * MiB - 4096, 4096));
+        ASSERT_TRUE(!pool_is_dirty(p, POOL_IPA + 2 * MiB, 6 * MiB));
+        free(e);
+        ASSERT_OK(pool_alloc(p, 2 * MiB, POOL_ALLOC_BASE, &e, &n));
+        ASSERT_U64_EQ(e[0].ipa, POOL_IPA);
+        ASSERT_TRUE(pool_is_dirty(p, POOL_IPA, 2 * MiB));
+        ASSERT_OK(pool_extents_write(p, e, n, 0, NULL, 2 * MiB));
+        ASSERT_TRUE(all_zero(host, 2 * MiB));
+        ASSERT_TRUE(!pool_is_dirty(p, POOL_IPA, 2 * MiB));
+
+        /* a range the RM sanitized (MEM_RECLAIM with SANITIZE) comes back clean */
+        memset(host + 8192, 0xC3, 4096);
+        memset(host + 8192, 0, 4096); /* the RM's sanitize */
+        ASSERT_OK(pool_release_zeroed(p, e[0].ipa, e[0].size));
+        ASSERT_TRUE(!pool_is_dirty(p, POOL_IPA, 8 * MiB));
+        free(e);
+
+        /* a failing release changes no bit */
+        ASSERT_OK(pool_reserve(p, POOL_IPA, 8192));
+        ASSERT_EQ(pool_release(p, POOL_IPA, 3 * 4096), -EINVAL);
+        ASSERT_TRUE(!pool_is_dirty(p, POOL_IPA, 8 * MiB));
+        ASSERT_EQ(pool_release_zeroed(p, POOL_IPA + 4 * MiB, 4096), -EINVAL);
+        ASSERT_OK(pool_release(p, POOL_IPA, 8192));
+        ASSERT_TRUE(pool_is_dirty(p, POOL_IPA, 8192));
+        ASSERT_TRUE(!pool_is_dirty(p, POOL_IPA + 8192, 8 * MiB - 8192));
+
+        /* pool_mark_dirty: any alignment, rounded out to granules; range checked */
+        ASSERT_OK(pool_mark_dirty(p, POOL_IPA + 3 * MiB + 4095, 2));
+        ASSERT_TRUE(pool_is_dirty(p, POOL_IPA + 3 * MiB, 4096));
+        ASSERT_TRUE(pool_is_dirty(p, POOL_IPA + 3 * MiB + 4096, 4096));
+        ASSERT_TRUE(!pool_is_dirty(p, POOL_IPA + 3 * MiB + 8192, 4096));
+        ASSERT_EQ(pool_mark_dirty(p, POOL_IPA + 8 * MiB - 1, 2), -ERANGE);
+        ASSERT_EQ(pool_mark_dirty(p, POOL_IPA - 1, 1), -ERANGE);
+        ASSERT_EQ(pool_mark_dirty(p, POOL_IPA, 0), -EINVAL);
+        pool_free(p);
+        unlink(path);
+}
+
+/* An existing pool file may hold old data: only its holes are trusted to be zero. */
+TEST(dirty_tracking_existing_file)
+{
+        char path[] = "/tmp/test-pool-XXXXXX";
+        int fd = mkstemp(path);
+        Pool *p = NULL;
+        PoolExtent *e = NULL;
+        size_t n = 0;
+        uint8_t junk[3 * 4096];
+        uint8_t *host;
+
+        ASSERT_TRUE(fd >= 0);
+        memset(junk, 0xEE, sizeof(junk));
+        ASSERT_OK(ftruncate(fd, (off_t)(4 * MiB)));
+        ASSERT_EQ(pwrite(fd, junk, sizeof(junk), (off_t)(1 * MiB + 100)), (ssize_t)sizeof(junk));
+        close(fd);
+
+        /* larger than the file: the extension is a hole too */
+        ASSERT_OK(pool_new_file(&p, path, POOL_IPA, 8 * MiB));
+        ASSERT_TRUE(pool_is_dirty(p, POOL_IPA + 1 * MiB, 4096));
+        ASSERT_TRUE(pool_is_dirty(p, POOL_IPA + 1 * MiB + 3 * 4096, 4096));
+        /* holes are clean (a file system without SEEK_HOLE reports all data: all dirty) */
+        if (!pool_is_dirty(p, POOL_IPA, 1 * MiB)) {
+                ASSERT_TRUE(!pool_is_dirty(p, POOL_IPA + 2 * MiB, 6 * MiB));
+        }
+        ASSERT_OK(pool_alloc(p, 8 * MiB, POOL_ALLOC_BASE, &e, &n));
+        ASSERT_OK(pool_extents_write(p, e, n, 0, NULL, 8 * MiB));
+        host = pool_ipa_to_ptr(p, POOL_IPA, 8 * MiB);
+        ASSERT_TRUE(all_zero(host, 8 * MiB));
+        ASSERT_TRUE(!pool_is_dirty(p, POOL_IPA, 8 * MiB));
+        free(e);
+        pool_free(p);
+
+        /* a file that is all data: everything dirty */
+        fd = open(path, O_RDWR);
+        ASSERT_TRUE(fd >= 0);
+        for (uint64_t off = 0; off < 8 * MiB; off += sizeof(junk)) {
+                size_t k = (size_t)MIN(sizeof(junk), 8 * MiB - off);
+
+                ASSERT_EQ(pwrite(fd, junk, k, (off_t)off), (ssize_t)k);
+        }
+        close(fd);
+        ASSERT_OK(pool_new_file(&p, path, POOL_IPA, 8 * MiB));
+        for (uint64_t off = 0; off < 8 * MiB; off += 4096)
+                ASSERT_TRUE(pool_is_dirty(p, POOL_IPA + off, 4096));
+        pool_free(p);
+        unlink(path);
+}
+
+/* Nothing is known about a mapping handed in: all dirty. */
+TEST(dirty_tracking_mapping_all_dirty)
+{
+        void *m;
+        Pool *p = anon_pool(4 * MiB, &m);
+        PoolExtent *e = NULL;
+        size_t n = 0;
+
+        for (uint64_t off = 0; off < 4 * MiB; off += 4096)
+                ASSERT_TRUE(pool_is_dirty(p, POOL_IPA + off, 4096));
+        memset(m, 0x11, 4 * MiB);
+        ASSERT_OK(pool_alloc(p, 4 * MiB, 0, &e, &n));
+        ASSERT_OK(pool_extents_write(p, e, n, 0, NULL, 4 * MiB));
+        ASSERT_TRUE(all_zero(m, 4 * MiB));
+        free(e);
+        drop_pool(p, m, 4 * MiB);
+}
+
+/* Model check: random allocs (fragmented or not), writes, zeroing writes, foreign writes
+ * to held ranges, releases with and without a sanitize; after every step, every free
+ * granule with a clear bit reads as zero, and a zeroing write leaves its range zero. */
+TEST(dirty_tracking_random_model)
+{
+        void *m;
+        const uint64_t size = 4 * MiB, ng = size / 4096;
+        Pool *p = anon_pool(size, &m);
+        uint8_t *base = m;
+        struct Held {
+                PoolExtent *e;
+                size_t n;
+                uint64_t total;
+        } held[16] = { 0 };
+        unsigned seed = 12345;
+
+        /* start from zero memory that the pool knows is zero */
+        {
+                PoolExtent *e;
+                size_t n;
+
+                ASSERT_OK(pool_alloc(p, size, 0, &e, &n));
+                memset(base, 0, size);
+                ASSERT_OK(pool_release_zeroed(p, e[0].ipa, e[0].size));
+                free(e);
+        }
+        for (int step = 0; step < 4000; step++) {
+                unsigned op = (unsigned)rand_r(&seed) % 6;
+                struct Held *h = &held[(unsigned)rand_r(&seed) % 16];
+
+                if (!h->e) {
+                        uint64_t sz = (1 + (uint64_t)rand_r(&seed) % 64) * 4096;
+
+                        pool_set_fragment_for_test(p, rand_r(&seed) % 2);
+                        if (pool_alloc(p, sz, 0, &h->e, &h->n) < 0)
+                                h->e = NULL;
+                        else
+                                h->total = sz;
+                        pool_set_fragment_for_test(p, false);
+                        continue;
+                }
+                uint64_t off = (uint64_t)rand_r(&seed) % h->total;
+                uint64_t len = 1 + (uint64_t)rand_r(&seed) % (h->total - off);
+                switch (op) {
+                case 0: { /* the daemon writes data */
+                        uint8_t *buf = malloc(len);
+                        ASSERT_TRUE(buf != NULL);
+                        memset(buf, 0xA0 | (step & 15), len);
+                        ASSERT_OK(pool_extents_write(p, h->e, h->n, off, buf, len));
+                        free(buf);
+                        break;
+                }
+                case 1: { /* the daemon zeroes (before a lend) */
+                        uint8_t *back = malloc(len);
+                        ASSERT_TRUE(back != NULL);
+                        ASSERT_OK(pool_extents_write(p, h->e, h->n, off, NULL, len));
+                        ASSERT_OK(pool_extents_read(p, h->e, h->n, off, back, len));
+                        ASSERT_TRUE(all_zero(back, len));
+                        free(back);
+                        break;
+                }
+                case 2: { /* lent: the guest writes through the mapping, then gives it back */
+                        for (size_t i = 0; i < h->n; i++)
+                                memset(base + (h->e[i].ipa - POOL_IPA), 0xB7,
+                                       (size_t)MIN(h->e[i].size, 4096));
+                        ASSERT_OK(pool_release_extents(p, h->e, h->n));
+                        free(h->e);
+                        h->e = NULL;
+                        break;
+                }
+                case 3: { /* reclaimed with SANITIZE: the RM zeroed it */
+                        for (size_t i = 0; i < h->n; i++)
+                                memset(base + (h->e[i].ipa - POOL_IPA), 0, (size_t)h->e[i].size);
+                        for (size_t i = 0; i < h->n; i++)
+                                ASSERT_OK(pool_release_zeroed(p, h->e[i].ipa, h->e[i].size));
+                        free(h->e);
+                        h->e = NULL;
+                        break;
+                }
+                default: { /* written through a pointer (image_copy_fd) */
+                        uint64_t ipa, contig;
+                        ASSERT_OK(pool_extents_lookup(h->e, h->n, off, &ipa, &contig));
+                        len = MIN(len, contig);
+                        ASSERT_OK(pool_mark_dirty(p, ipa, len));
+                        memset(pool_ipa_to_ptr(p, ipa, len), 0x3C, len);
+                        break;
+                }
+                }
+                /* the invariant */
+                if (step % 50 == 0 || op >= 2)
+                        for (uint64_t g = 0; g < ng; g++)
+                                if (!pool_is_allocated(p, POOL_IPA + g * 4096, 4096) &&
+                                    !pool_is_dirty(p, POOL_IPA + g * 4096, 4096))
+                                        ASSERT_TRUE(all_zero(base + g * 4096, 4096));
+        }
+        for (size_t i = 0; i < 16; i++)
+                free(held[i].e);
+        drop_pool(p, m, size);
 }
 
 static double now(void)
