@@ -118,6 +118,51 @@ static bool counts_fit(size_t a, size_t b, size_t c)
         return a <= UINT16_MAX && b <= UINT16_MAX && c <= UINT16_MAX;
 }
 
+/* The ACL, SGL and attr lists that follow the 8-byte fixed part of MEM_LEND/SHARE/DONATE
+ * and of MEM_QCOM_LOOKUP_SGL: their size, and writing them (the attr list always written, as
+ * Linux does, even with no entries). */
+static size_t mem_lists_size(size_t n_acl, size_t n_sgl, size_t n_attr)
+{
+        return LIST_HDR + n_acl * ACL_ENTRY + LIST_HDR + n_sgl * SGL_ENTRY + LIST_HDR +
+               n_attr * ATTR_ENTRY;
+}
+
+static void mem_lists_put(BufWriter *w, const RmAclEntry *acl, size_t n_acl,
+                          const RmSglEntry *sgl, size_t n_sgl, const RmAttrEntry *attr,
+                          size_t n_attr)
+{
+        list_hdr_put(w, n_acl, 0);
+        acl_put(w, acl, n_acl);
+        list_hdr_put(w, n_sgl, 0);
+        sgl_put(w, sgl, n_sgl);
+        list_hdr_put(w, n_attr, 0);
+        attr_put(w, attr, n_attr);
+}
+
+/* Read the three lists up to the end of the message; the attr list may be absent altogether
+ * (the RM's list reader allows it). Nothing may follow them. */
+static int mem_lists_get(BufReader *r, RmAclEntry *acl, size_t *n_acl, RmSglEntry *sgl,
+                         size_t *n_sgl, bool *has_attr, RmAttrEntry *attr, size_t *n_attr)
+{
+        int k = list_begin(r, ACL_ENTRY, n_acl);
+        if (k < 0)
+                return k;
+        acl_get(r, acl, *n_acl);
+        k = list_begin(r, SGL_ENTRY, n_sgl);
+        if (k < 0)
+                return k;
+        sgl_get(r, sgl, *n_sgl);
+        *n_attr = 0;
+        *has_attr = r->len > 0;
+        if (*has_attr) {
+                k = list_begin(r, ATTR_ENTRY, n_attr);
+                if (k < 0)
+                        return k;
+                attr_get(r, attr, *n_attr);
+        }
+        return r->len == 0 ? 0 : -EBADMSG;
+}
+
 ssize_t rm_encode_mem_create(uint8_t *buf, size_t cap, const RmMemCreate *m)
 {
         BufWriter w = buf_writer(buf, cap);
@@ -125,8 +170,7 @@ ssize_t rm_encode_mem_create(uint8_t *buf, size_t cap, const RmMemCreate *m)
 
         if (!counts_fit(m->n_acl, m->n_sgl, m->n_attr))
                 return -E2BIG;
-        need = MEM_CREATE_FIXED + LIST_HDR + m->n_acl * ACL_ENTRY + LIST_HDR +
-               m->n_sgl * SGL_ENTRY + LIST_HDR + m->n_attr * ATTR_ENTRY;
+        need = MEM_CREATE_FIXED + mem_lists_size(m->n_acl, m->n_sgl, m->n_attr);
         if (cap < need)
                 return -ENOBUFS;
 
@@ -135,13 +179,7 @@ ssize_t rm_encode_mem_create(uint8_t *buf, size_t cap, const RmMemCreate *m)
         (void)buf_put_u8(&w, m->flags);
         (void)buf_put_u8(&w, 0);
         (void)buf_put_le32(&w, m->label);
-        list_hdr_put(&w, m->n_acl, 0);
-        acl_put(&w, m->acl, m->n_acl);
-        list_hdr_put(&w, m->n_sgl, 0);
-        sgl_put(&w, m->sgl, m->n_sgl);
-        /* Always written, as Linux does, even with no entries. */
-        list_hdr_put(&w, m->n_attr, 0);
-        attr_put(&w, m->attr, m->n_attr);
+        mem_lists_put(&w, m->acl, m->n_acl, m->sgl, m->n_sgl, m->attr, m->n_attr);
         assert(w.len == need);
         return (ssize_t)need;
 }
@@ -149,7 +187,7 @@ ssize_t rm_encode_mem_create(uint8_t *buf, size_t cap, const RmMemCreate *m)
 int rm_decode_mem_create(const uint8_t *p, size_t len, RmMemCreate *ret)
 {
         BufReader r = buf_reader(p, len);
-        size_t n_acl, n_sgl, n_attr = 0;
+        size_t n_acl, n_sgl, n_attr;
         int k;
 
         if (len < MEM_CREATE_MIN)
@@ -158,28 +196,10 @@ int rm_decode_mem_create(const uint8_t *p, size_t len, RmMemCreate *ret)
         ret->flags = p[2];
         ret->label = le32_get(p + 4);
         (void)buf_skip(&r, MEM_CREATE_FIXED);
-
-        k = list_begin(&r, ACL_ENTRY, &n_acl);
+        k = mem_lists_get(&r, ret->acl, &n_acl, ret->sgl, &n_sgl, &ret->has_attr_list,
+                          ret->attr, &n_attr);
         if (k < 0)
                 return k;
-        acl_get(&r, ret->acl, n_acl);
-
-        k = list_begin(&r, SGL_ENTRY, &n_sgl);
-        if (k < 0)
-                return k;
-        sgl_get(&r, ret->sgl, n_sgl);
-
-        /* The attr list may be absent altogether (the RM's list reader allows it). */
-        ret->has_attr_list = r.len > 0;
-        if (ret->has_attr_list) {
-                k = list_begin(&r, ATTR_ENTRY, &n_attr);
-                if (k < 0)
-                        return k;
-                attr_get(&r, ret->attr, n_attr);
-        }
-        if (r.len != 0)
-                return -EBADMSG;
-
         ret->n_acl = n_acl;
         ret->n_sgl = n_sgl;
         ret->n_attr = n_attr;
@@ -457,19 +477,13 @@ ssize_t rm_encode_mem_lookup_sgl(uint8_t *buf, size_t cap, const RmMemLookupSgl 
 
         if (!counts_fit(m->n_acl, m->n_sgl, m->n_attr))
                 return -E2BIG;
-        need = MEM_LOOKUP_FIXED + LIST_HDR + m->n_acl * ACL_ENTRY + LIST_HDR +
-               m->n_sgl * SGL_ENTRY + LIST_HDR + m->n_attr * ATTR_ENTRY;
+        need = MEM_LOOKUP_FIXED + mem_lists_size(m->n_acl, m->n_sgl, m->n_attr);
         if (cap < need)
                 return -ENOBUFS;
         (void)buf_put_u8(&w, m->mem_type);
         (void)buf_put_zero(&w, 3);
         (void)buf_put_le32(&w, m->label);
-        list_hdr_put(&w, m->n_acl, 0);
-        acl_put(&w, m->acl, m->n_acl);
-        list_hdr_put(&w, m->n_sgl, 0);
-        sgl_put(&w, m->sgl, m->n_sgl);
-        list_hdr_put(&w, m->n_attr, 0);
-        attr_put(&w, m->attr, m->n_attr);
+        mem_lists_put(&w, m->acl, m->n_acl, m->sgl, m->n_sgl, m->attr, m->n_attr);
         assert(w.len == need);
         return (ssize_t)need;
 }
@@ -477,29 +491,16 @@ ssize_t rm_encode_mem_lookup_sgl(uint8_t *buf, size_t cap, const RmMemLookupSgl 
 int rm_decode_mem_lookup_sgl(const uint8_t *p, size_t len, RmMemLookupSgl *ret)
 {
         BufReader r = buf_reader(p, len);
-        size_t n_acl, n_sgl, n_attr = 0;
+        size_t n_acl, n_sgl, n_attr;
         int k;
 
         if (len < MEM_LOOKUP_MIN)
                 return -EBADMSG;
         (void)buf_skip(&r, MEM_LOOKUP_FIXED);
-        k = list_begin(&r, ACL_ENTRY, &n_acl);
+        k = mem_lists_get(&r, ret->acl, &n_acl, ret->sgl, &n_sgl, &ret->has_attr_list,
+                          ret->attr, &n_attr);
         if (k < 0)
                 return k;
-        acl_get(&r, ret->acl, n_acl);
-        k = list_begin(&r, SGL_ENTRY, &n_sgl);
-        if (k < 0)
-                return k;
-        sgl_get(&r, ret->sgl, n_sgl);
-        ret->has_attr_list = r.len > 0;
-        if (ret->has_attr_list) {
-                k = list_begin(&r, ATTR_ENTRY, &n_attr);
-                if (k < 0)
-                        return k;
-                attr_get(&r, ret->attr, n_attr);
-        }
-        if (r.len != 0)
-                return -EBADMSG;
         ret->mem_type = p[0];
         ret->label = le32_get(p + 4);
         ret->n_acl = n_acl;
