@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <json-c/json.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -61,8 +62,14 @@ static void conn_free_fds(ApiConn *c)
         c->n_fds = 0;
 }
 
+/* Output queued past this when a connection goes is handed back to the kernel at once: a
+ * Monitor client that never read leaves up to max_output (4 MiB) of small blocks, which the
+ * allocator would otherwise keep (rel-load: 25 such clients left 124 MiB resident). */
+#define API_TRIM_AFTER (1u << 20)
+
 static void conn_free_output(ApiConn *c)
 {
+        bool trim = c->out_bytes > API_TRIM_AFTER;
         while (c->out_head) {
                 ApiOut *o = c->out_head;
                 c->out_head = o->next;
@@ -70,6 +77,8 @@ static void conn_free_output(ApiConn *c)
         }
         c->out_tail = NULL;
         c->out_bytes = 0;
+        if (trim)
+                (void)malloc_trim(0);
 }
 
 static ApiConn *conn_unref(ApiConn *c)
