@@ -10,6 +10,7 @@
  * everything that changes what the RM or the pool holds for a VM is saved to its runtime
  * record before the next RM call (vm_save_runtime()).
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -257,6 +258,12 @@ int vm_paging_setup(Vm *vm);
 void vm_paging_resolve_pending(Vm *vm);
 /* Demand-paging geometry for a given image parcel size (recovery: from the records). */
 int vm_paging_setup_image(Vm *vm, uint64_t image_parcel_size);
+/* An RM call's reply that says nothing about what the RM did: undecodable (-EBADMSG) or
+ * aborted mid-reassembly (-EIO from rm-client). */
+static inline bool rm_reply_garbled(int r)
+{
+        return r == -EBADMSG || r == -EIO;
+}
 /* manager-start.c: the openat2-less path walk (every component O_NOFOLLOW), for tests. */
 int manager_open_beneath_nofollow(int dirfd, const char *path);
 /* manager-recovery.c */

@@ -97,6 +97,28 @@ static void lend_reply(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, size_
         lend_send(vm, ctx);
 }
 
+/* What a lend of parcel p says to the RM, shared by MEM_LEND/MEM_APPEND and the
+ * MEM_QCOM_LOOKUP_SGL that finds it again (the RM matches the lookup field by field): the
+ * ACL, and the SGL entries [first, first + count) (calloc'd; NULL without memory). */
+static RmAclEntry lend_acl(const Vm *vm)
+{
+        return (RmAclEntry){ .vmid = vm->vmid, .rights = RM_ACL_RWX };
+}
+
+static RmSglEntry *lend_sgl(const VmParcel *p, size_t first, size_t count)
+{
+        RmSglEntry *sgl = calloc(MAX(count, (size_t)1), sizeof(RmSglEntry));
+        if (!sgl)
+                return NULL;
+        for (size_t k = 0; k < count; k++)
+                sgl[k] = (RmSglEntry){ .ipa = p->host[first + k].ipa,
+                                       .size = p->host[first + k].size };
+        return sgl;
+}
+
+/* Room for one lend, append or lookup message of count SGL entries and one ACL entry. */
+#define LEND_MSG_CAP(count) (64 + (count) * 16)
+
 static void lend_send(Vm *vm, LendCtx *ctx)
 {
         int i = vm_find_parcel_ipa(vm, ctx->guest_ipa);
@@ -111,16 +133,13 @@ static void lend_send(Vm *vm, LendCtx *ctx)
                 return lend_finish(vm, ctx, -ENOENT, 0, RM_MEM_LEND);
         VmParcel *p = &vm->parcels[i];
         rm_sgl_message_range(p->n_host, ctx->msg, &first, &count, &last);
-        sgl = calloc(MAX(count, (size_t)1), sizeof(RmSglEntry));
-        cap = 64 + count * 16;
+        sgl = lend_sgl(p, first, count);
+        cap = LEND_MSG_CAP(count);
         buf = malloc(cap);
         if (!sgl || !buf)
                 return lend_finish(vm, ctx, -ENOMEM, 0, RM_MEM_LEND);
-        for (size_t k = 0; k < count; k++)
-                sgl[k] = (RmSglEntry){ .ipa = p->host[first + k].ipa,
-                                       .size = p->host[first + k].size };
         if (ctx->msg == 0) {
-                RmAclEntry acl = { .vmid = vm->vmid, .rights = RM_ACL_RWX };
+                RmAclEntry acl = lend_acl(vm);
                 RmMemCreate c = {
                         .mem_type = RM_MEM_TYPE_NORMAL,
                         .flags = last ? 0 : RM_MEM_CREATE_FLAG_APPEND,
@@ -198,7 +217,8 @@ static void resolve_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, siz
                 p->complete = true;
                 (void)vm_save_runtime(vm);
                 log_vm_info(vm->config.name, vm->vmid ? vm->vmid : -1,
-                            "Pending lend at 0x%" PRIx64 " resolved: the RM holds it as parcel 0x%x",
+                            "Pending lend at 0x%" PRIx64
+                            " resolved: the RM holds it as parcel 0x%x",
                             c.guest_ipa, handle);
                 res = VM_RESOLVE_LENT;
         } else if (r == -EREMOTEIO && rm_error == RM_ERROR_LOOKUP_FAILED) {
@@ -232,17 +252,15 @@ void vm_parcel_resolve(Vm *vm, uint64_t guest_ipa, VmResolveThen then, void *use
          * and one list cannot carry the SGL anyway. */
         if (p->n_host == 0 || p->n_host > RM_MAX_LIST_ENTRIES)
                 return then(vm, guest_ipa, VM_RESOLVE_UNKNOWN, -E2BIG, userdata);
-        sgl = calloc(p->n_host, sizeof(RmSglEntry));
-        cap = 64 + p->n_host * 16;
+        sgl = lend_sgl(p, 0, p->n_host);
+        cap = LEND_MSG_CAP(p->n_host);
         buf = malloc(cap);
         ctx = malloc(sizeof(*ctx));
         if (!sgl || !buf || !ctx) {
                 free(ctx);
                 return then(vm, guest_ipa, VM_RESOLVE_RETRY, -ENOMEM, userdata);
         }
-        for (size_t k = 0; k < p->n_host; k++)
-                sgl[k] = (RmSglEntry){ .ipa = p->host[k].ipa, .size = p->host[k].size };
-        RmAclEntry acl = { .vmid = vm->vmid, .rights = RM_ACL_RWX };
+        RmAclEntry acl = lend_acl(vm);
         RmMemLookupSgl q = { .mem_type = RM_MEM_TYPE_NORMAL, .n_acl = 1, .acl = &acl,
                              .n_sgl = p->n_host, .sgl = sgl };
         n = rm_encode_mem_lookup_sgl(buf, cap, &q);
@@ -295,7 +313,7 @@ static bool release_outcome_unknown(Vm *vm, uint32_t msg_id, int r)
         if (r == -ETIMEDOUT) {
                 if (++vm->release_timeouts > RELEASE_TIMEOUT_RETRIES)
                         return false;
-        } else if (r != -EBADMSG)
+        } else if (!rm_reply_garbled(r))
                 return false;
         log_vm_warning(vm->config.name, vm->vmid ? vm->vmid : -1,
                        "%s: %s, outcome unknown: asking the RM again",
@@ -683,9 +701,7 @@ static void stop_force_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, 
         /* VM_STATE: it exited meanwhile. A garbled reply: whether it stopped is unknown, the
          * release loop asks (and forces the stop again if needed). Anything else is a
          * failure to stop. */
-        if (r == -EIO)
-                r = -EBADMSG; /* a reply aborted mid-reassembly is garbled too */
-        if (r < 0 && r != -EBADMSG && !(r == -EREMOTEIO && rm_error == RM_ERROR_VM_STATE)) {
+        if (r < 0 && !rm_reply_garbled(r) && !(r == -EREMOTEIO && rm_error == RM_ERROR_VM_STATE)) {
                 ManagerError e;
                 r = manager_error_rm(&e, RM_VM_STOP, r, rm_error);
                 vm_set_state(vm, VM_STATE_RUNNING, &vm->op->cause);
