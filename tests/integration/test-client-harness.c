@@ -311,11 +311,54 @@ typedef struct CliCreds {
         size_t n_groups;
 } CliCreds;
 
+static void copy_file(const char *from, const char *to, mode_t mode)
+{
+        static char buf[1 << 16];
+        int in = open(from, O_RDONLY | O_CLOEXEC);
+        ASSERT_OK(in);
+        int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        ASSERT_OK(out);
+        for (;;) {
+                ssize_t n = read(in, buf, sizeof(buf));
+                ASSERT_TRUE(n >= 0);
+                if (n == 0)
+                        break;
+                ASSERT_EQ(write(out, buf, (size_t)n), n);
+        }
+        close(in);
+        ASSERT_OK(fchmod(out, mode));
+        close(out);
+}
+
+/*
+ * gunyahctl for another uid: the build tree may sit in a directory only root can enter (a
+ * checkout under mktemp -d is 0700), so the binary and libgunyahctl.so.0 are copied into the
+ * harness's own world-readable directory once, and that copy runs with LD_LIBRARY_PATH there.
+ */
+static void cli_copy_for_others(Harness *h, char *binary, size_t size, char *libdir,
+                                size_t libdir_size)
+{
+        char src[PATH_MAX], lib[PATH_MAX];
+        snprintf(libdir, libdir_size, "%s/cli", h->dir);
+        snprintf(binary, size, "%s/gunyahctl", libdir);
+        if (access(binary, X_OK) == 0)
+                return;
+        ASSERT_TRUE(mkdir(libdir, 0755) == 0 || errno == EEXIST);
+        bin_path("gunyahctl", src, sizeof(src));
+        copy_file(src, binary, 0755);
+        snprintf(src, sizeof(src), "%s/lib/libgunyahctl.so.0", build_dir());
+        snprintf(lib, sizeof(lib), "%s/libgunyahctl.so.0", libdir);
+        copy_file(src, lib, 0644);
+}
+
 static int run_cli_as(Harness *h, const CliCreds *creds, char **ret_out, char **ret_err,
                       const char *const *env, const char *const *argv)
 {
-        char binary[PATH_MAX], address[256];
-        bin_path("gunyahctl", binary, sizeof(binary));
+        char binary[PATH_MAX], address[256], libdir[PATH_MAX] = "";
+        if (creds && creds->set && creds->uid != 0)
+                cli_copy_for_others(h, binary, sizeof(binary), libdir, sizeof(libdir));
+        else
+                bin_path("gunyahctl", binary, sizeof(binary));
         snprintf(address, sizeof(address), "--address=%s", h->api);
         bool env_address = false;
         for (size_t i = 0; env && env[i]; i++)
@@ -360,6 +403,8 @@ static int run_cli_as(Harness *h, const CliCreds *creds, char **ret_out, char **
                 unsetenv("NO_COLOR");
                 for (size_t i = 0; env && env[i]; i++)
                         putenv((char *)env[i]);
+                if (libdir[0])
+                        setenv("LD_LIBRARY_PATH", libdir, 1);
                 if (creds && creds->set)
                         drop_privileges(creds->uid, creds->gid, creds->groups, creds->n_groups);
                 execvp(args[0], (char *const *)args);
