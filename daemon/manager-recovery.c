@@ -107,7 +107,7 @@ int manager_load(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Cannot load the state directory %s: %m", m->state_dir);
         for (size_t i = 0; i < l.n_quarantined; i++) {
-                log_warning("Quarantined corrupt record %s: %s", l.quarantined[i].file,
+                log_warning("Quarantined record %s: %s", l.quarantined[i].file,
                             l.quarantined[i].reason);
                 event_log_append(m->events, EVENT_DAEMON, NULL, NULL, NULL,
                                  "record %s quarantined: %s", l.quarantined[i].file,

@@ -238,9 +238,9 @@ static void step_load(Vm *vm)
                 manager_error_set(&err, r, "Out of memory");
                 return start_fail(vm, r, &err);
         }
-        /* Progress only: the ranges are the daemon's own until the pending lend is recorded
-         * (which fails the start if it cannot be). */
-        (void)vm_save_runtime(vm);
+        /* Not recorded yet: the ranges stay the daemon's own memory (a restart rebuilds the
+         * pool from the records and finds them free) until the pending lend is recorded
+         * before MEM_LEND, which fails the start if it cannot be. */
         r = dtb_build(&vm->config, &vm->layout, NULL, &vm->dtb, &vm->dtb_size);
         if (r < 0) {
                 manager_error_set(&err, r == -E2BIG ? -ENOEXEC : r,

@@ -29,9 +29,11 @@ struct Store {
         int def_fd;
         int run_fd;
         int quar_fd;
+        char boot_id[STORE_BOOT_ID_LEN + 1]; /* this host boot's id, "" if unknown */
 };
 
 static bool crash_before_rename;
+static unsigned fsyncs;
 static unsigned tmp_counter;
 static struct {
         int error;
@@ -51,6 +53,17 @@ void store_set_write_fault_for_test(int error, unsigned first, unsigned count)
         write_fault.seen = 0;
         write_fault.first = first;
         write_fault.count = count;
+}
+
+unsigned store_fsyncs_for_test(void)
+{
+        return fsyncs;
+}
+
+static int fsync_counted(int fd)
+{
+        fsyncs++;
+        return fsync(fd);
 }
 
 static bool write_fault_now(void)
@@ -82,6 +95,20 @@ StoreBoot store_boot_from_string(const char *s)
                 if (strcmp(s, boot_names[i]) == 0)
                         return (StoreBoot)i;
         return _STORE_BOOT_INVALID;
+}
+
+bool store_boot_id_is_valid(const char *s)
+{
+        /* the kernel's random/boot_id: a UUID in its 8-4-4-4-12 lower-case hex form */
+        if (!s || strlen(s) != STORE_BOOT_ID_LEN)
+                return false;
+        for (size_t i = 0; i < STORE_BOOT_ID_LEN; i++) {
+                bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+                if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+                        return false;
+        }
+        return true;
 }
 
 void store_runtime_done(StoreRuntime *r)
@@ -248,6 +275,8 @@ int store_runtime_to_json(const StoreRuntime *rt, char **ret)
         r |= add(o, "vmid", json_object_new_int(rt->vmid));
         r |= add(o, "rm_status", json_object_new_int(rt->rm_status));
         r |= add(o, "boot", json_object_new_string(boot));
+        if (rt->host_boot[0])
+                r |= add(o, "host_boot", json_object_new_string(rt->host_boot));
         parcels = json_object_new_array();
         r |= add(o, "parcels", parcels);
         if (r < 0)
@@ -593,9 +622,11 @@ int store_runtime_from_json(const char *buf, size_t len, StoreRuntime *ret,
                 { "name", json_type_string, false }, { "vmid", json_type_int, false },
                 { "rm_status", json_type_int, false }, { "boot", json_type_string, false },
                 { "parcels", json_type_array, false }, { "ranges", json_type_array, false },
+                { "host_boot", json_type_string, true },
         };
         _cleanup_(json_object_putp) json_object *o = NULL;
         StoreRuntime rt = { 0 };
+        const char *host_boot;
         size_t budget = STORE_EXTENTS_TOTAL_MAX;
         json_object *parcels;
         uint64_t v, version;
@@ -622,6 +653,15 @@ int store_runtime_from_json(const char *buf, size_t len, StoreRuntime *ret,
         rt.boot = store_boot_from_string(get_str(o, "boot"));
         if (rt.boot < 0)
                 return reject(ret_reason, "unknown boot convention");
+        host_boot = get_str(o, "host_boot");
+        if (host_boot) {
+                json_object *hb = json_object_object_get(o, "host_boot");
+
+                if (json_object_get_string_len(hb) != STORE_BOOT_ID_LEN ||
+                    !store_boot_id_is_valid(host_boot))
+                        return reject(ret_reason, "host_boot is not a boot id");
+                memcpy(rt.host_boot, host_boot, STORE_BOOT_ID_LEN + 1);
+        }
         parcels = json_object_object_get(o, "parcels");
         if (json_object_array_length(parcels) > STORE_PARCELS_MAX)
                 return reject(ret_reason, "too many parcels");
@@ -774,7 +814,7 @@ static int write_all(int fd, const void *data, size_t len)
         return 0;
 }
 
-int store_write_atomic(int dirfd, const char *name, const void *data, size_t len)
+int store_write_atomic(int dirfd, const char *name, const void *data, size_t len, bool durable)
 {
         char tmp[256];
         int fd, r;
@@ -788,19 +828,33 @@ int store_write_atomic(int dirfd, const char *name, const void *data, size_t len
         if (fd < 0)
                 return -errno;
         r = write_all(fd, data, len);
-        if (r >= 0 && fsync(fd) < 0)
+        if (r >= 0 && durable && fsync_counted(fd) < 0)
                 r = -errno;
         if (close(fd) < 0 && r >= 0)
                 r = -errno;
         if (r >= 0 && crash_before_rename)
                 return -EINTR; /* as if the process died here: the temp file stays */
+        if (r >= 0 && !durable) {
+                /* Swap the new record in and unlink the old one from the temp name. Same
+                 * atomicity as a rename over it (a crash before the unlink leaves a temp file
+                 * the next load removes), but ext4 starts writeback of a file renamed over
+                 * another (auto_da_alloc), ~120 us per record on this machine's disk; the
+                 * swap is ~20 us (docs/performance.md, cause 3). A first record (ENOENT) or
+                 * a filesystem without RENAME_EXCHANGE (EINVAL) takes the plain rename. */
+                if (renameat2(dirfd, tmp, dirfd, name, RENAME_EXCHANGE) == 0) {
+                        (void)unlinkat(dirfd, tmp, 0);
+                        return 0;
+                }
+                if (errno != ENOENT && errno != EINVAL && errno != ENOSYS)
+                        r = -errno;
+        }
         if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
                 r = -errno;
         if (r < 0) {
                 unlinkat(dirfd, tmp, 0);
                 return r;
         }
-        if (fsync(dirfd) < 0)
+        if (durable && fsync_counted(dirfd) < 0)
                 return -errno;
         return 0;
 }
@@ -812,6 +866,32 @@ static int open_subdir(int dirfd, const char *name)
         int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 
         return fd < 0 ? -errno : fd;
+}
+
+/* This host boot's id, or "" where the kernel does not say (then no record is judged by
+ * its boot). */
+static void read_boot_id(char out[STORE_BOOT_ID_LEN + 1])
+{
+        char buf[STORE_BOOT_ID_LEN + 2] = { 0 };
+        int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+        if (fd >= 0)
+                close(fd);
+        out[0] = '\0';
+        if (n >= STORE_BOOT_ID_LEN) {
+                buf[STORE_BOOT_ID_LEN] = '\0';
+                if (store_boot_id_is_valid(buf))
+                        memcpy(out, buf, STORE_BOOT_ID_LEN + 1);
+        }
+}
+
+int store_set_boot_id(Store *s, const char *boot_id)
+{
+        if (boot_id && *boot_id && !store_boot_id_is_valid(boot_id))
+                return -EINVAL;
+        snprintf(s->boot_id, sizeof(s->boot_id), "%s", boot_id ? boot_id : "");
+        return 0;
 }
 
 Store *store_free(Store *s)
@@ -848,8 +928,9 @@ int store_open(Store **ret, const char *dir)
         s->quar_fd = open_subdir(s->dir_fd, DIR_QUARANTINE);
         if (s->quar_fd < 0)
                 return s->quar_fd;
-        if (fsync(s->dir_fd) < 0)
+        if (fsync_counted(s->dir_fd) < 0)
                 return -errno;
+        read_boot_id(s->boot_id);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -876,13 +957,16 @@ int store_save_definition(Store *s, const VmConfig *c)
         r = store_definition_to_json(c, &json);
         if (r < 0)
                 return r;
-        return store_write_atomic(s->def_fd, file, json, strlen(json));
+        /* a transient VM's definition only serves recovery within this boot, like a runtime
+         * record (see store.h) */
+        return store_write_atomic(s->def_fd, file, json, strlen(json), c->persistent);
 }
 
 int store_save_runtime(Store *s, const StoreRuntime *rt)
 {
         _cleanup_free_ char *json = NULL;
         char file[VM_NAME_MAX + 8];
+        StoreRuntime stamped = *rt;
         int r;
 
         if (store_runtime_validate(rt, NULL) < 0)
@@ -890,15 +974,16 @@ int store_save_runtime(Store *s, const StoreRuntime *rt)
         r = record_file_name(rt->name, file);
         if (r < 0)
                 return r;
-        r = store_runtime_to_json(rt, &json);
+        memcpy(stamped.host_boot, s->boot_id, sizeof(stamped.host_boot));
+        r = store_runtime_to_json(&stamped, &json);
         if (r < 0)
                 return r;
         if (strlen(json) > STORE_FILE_MAX)
                 return -E2BIG;
-        return store_write_atomic(s->run_fd, file, json, strlen(json));
+        return store_write_atomic(s->run_fd, file, json, strlen(json), false);
 }
 
-static int delete_record(int dirfd, const char *name)
+static int delete_record(int dirfd, const char *name, bool durable)
 {
         char file[VM_NAME_MAX + 8];
         int r = record_file_name(name, file);
@@ -907,19 +992,19 @@ static int delete_record(int dirfd, const char *name)
                 return r;
         if (unlinkat(dirfd, file, 0) < 0)
                 return -errno;
-        if (fsync(dirfd) < 0)
+        if (durable && fsync_counted(dirfd) < 0)
                 return -errno;
         return 0;
 }
 
 int store_delete_definition(Store *s, const char *name)
 {
-        return delete_record(s->def_fd, name);
+        return delete_record(s->def_fd, name, true);
 }
 
 int store_delete_runtime(Store *s, const char *name)
 {
-        return delete_record(s->run_fd, name);
+        return delete_record(s->run_fd, name, false);
 }
 
 /* Read a whole regular file of at most STORE_FILE_MAX bytes (NUL-terminated copy). */
@@ -990,8 +1075,8 @@ static int quarantine(Store *s, int dirfd, const char *sub, const char *file)
                 else
                         snprintf(dst, sizeof(dst), "%s-%s.%u", sub, file, i);
                 if (renameat2(dirfd, file, s->quar_fd, dst, RENAME_NOREPLACE) == 0) {
-                        (void)fsync(s->quar_fd);
-                        (void)fsync(dirfd);
+                        (void)fsync_counted(s->quar_fd);
+                        (void)fsync_counted(dirfd);
                         return 0;
                 }
                 if (errno != EEXIST)
@@ -1047,8 +1132,8 @@ static int list_dir(int dirfd, char ***ret, size_t *ret_n)
 }
 
 /* Parse one record into l (by kind); returns 0, -EBADMSG with a reason, or -errno. */
-static int load_one(StoreLoad *l, bool definitions, const char *file, const char *buf,
-                    size_t len, const char **why)
+static int load_one(Store *s, StoreLoad *l, bool definitions, const char *file,
+                    const char *buf, size_t len, const char **why)
 {
         size_t flen = strlen(file);
 
@@ -1081,6 +1166,11 @@ static int load_one(StoreLoad *l, bool definitions, const char *file, const char
                         store_runtime_done(&rt);
                         return reject(why, "record name differs from its file name");
                 }
+                if (rt.host_boot[0] && s->boot_id[0] && strcmp(rt.host_boot, s->boot_id) != 0) {
+                        /* the RM state it names (VMID, parcels) ended with that boot */
+                        store_runtime_done(&rt);
+                        return reject(why, "written in an earlier boot of the host");
+                }
                 v = realloc(l->runtimes, (l->n_runtimes + 1) * sizeof(*v));
                 if (!v) {
                         store_runtime_done(&rt);
@@ -1112,7 +1202,7 @@ static int load_dir(Store *s, StoreLoad *l, bool definitions)
                 }
                 r = read_record(dirfd, names[i], &buf, &len, &why);
                 if (r >= 0)
-                        r = load_one(l, definitions, names[i], buf, len, &why);
+                        r = load_one(s, l, definitions, names[i], buf, len, &why);
                 if (r == -EBADMSG) {
                         r = push_quarantined(l, sub, names[i], why ? why : "invalid record");
                         if (r >= 0)

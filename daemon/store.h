@@ -5,9 +5,21 @@
  *   <dir>/definitions/<name>.json   VM definition (VmConfig)
  *   <dir>/runtime/<name>.json       runtime record (VMID, RM status, parcels, pool ranges)
  *   <dir>/quarantine/               records that failed to load, moved aside
- * Every write is atomic: a temp file in the same directory, fsync, rename over the record,
- * fsync of the directory. A crash at any point leaves the old record or the new one, plus
- * possibly a stale ".tmp-*" file that the next load removes.
+ * Every write is atomic: a temp file in the same directory, rename over the record. A crash
+ * of the daemon at any point leaves the old record or the new one, plus possibly a stale
+ * ".tmp-*" file that the next load removes.
+ *
+ * Durability follows what a record describes. A persistent VM's definition must outlive the
+ * host boot: it is fsync'd (the temp file before the rename, the directory after it), and so
+ * is its deletion. Runtime records and the definitions of transient VMs describe what the RM
+ * holds in this boot only (VMIDs, memparcel handles, pool ranges, a VM that ends with the
+ * boot): the page cache keeps them across a crash of the daemon, which is the only crash
+ * they must survive, since a crash of the host kernel or a power cut ends the RM's state
+ * with them (the host is Gunyah's primary VM: powering it off ends the machine,
+ * shared/docs/host-module.md). They are written without fsync, and every runtime record
+ * names the boot it was written in (the kernel's random/boot_id, "host_boot"): a record of
+ * an earlier boot is quarantined at load, never trusted to name this boot's VMIDs or
+ * parcels.
  *
  * Loading validates every record fully (JSON shape, types, ranges, vm_config_validate(),
  * file name == record name). A bad record is moved to quarantine/ and reported in the
@@ -64,8 +76,13 @@ typedef struct StoreParcel {
         size_t n_sgl;
 } StoreParcel;
 
+#define STORE_BOOT_ID_LEN 36 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
+bool store_boot_id_is_valid(const char *s);
+
 typedef struct StoreRuntime {
         char *name;        /* owned; VM name (must equal the file name) */
+        char host_boot[STORE_BOOT_ID_LEN + 1]; /* boot id it was written in, "" if unknown
+                                                * (records before host_boot, or no /proc) */
         uint16_t vmid;
         uint8_t rm_status; /* RM vm_status last seen */
         StoreBoot boot;
@@ -104,7 +121,7 @@ static inline void store_freep(Store **s)
 /* Atomically (re)write a record. The config / record is validated first (-EINVAL). */
 int store_save_definition(Store *s, const VmConfig *c);
 int store_save_runtime(Store *s, const StoreRuntime *r);
-/* Remove a record (and fsync the directory). -ENOENT if absent. */
+/* Remove a record (a definition's removal is fsync'd). -ENOENT if absent. */
 int store_delete_definition(Store *s, const char *name);
 int store_delete_runtime(Store *s, const char *name);
 /* Load every record; removes stale temp files; quarantines bad ones. Fails only on I/O
@@ -122,13 +139,19 @@ int store_runtime_from_json(const char *buf, size_t len, StoreRuntime *ret,
 /* Full check of a runtime record (what from_json applies after parsing). */
 int store_runtime_validate(const StoreRuntime *r, const char **ret_reason);
 
-/* Atomic write of one file inside dirfd (temp, fsync, rename, fsync dir). */
-int store_write_atomic(int dirfd, const char *name, const void *data, size_t len);
+/* Atomic write of one file inside dirfd (temp, rename; durable: fsync of the temp file
+ * before the rename and of the directory after it). */
+int store_write_atomic(int dirfd, const char *name, const void *data, size_t len, bool durable);
+/* Replace the boot id read from /proc at store_open() ("" or NULL: unknown, no record is
+ * judged by its boot): tests stand for a reboot with it. -EINVAL if not a boot id. */
+int store_set_boot_id(Store *s, const char *boot_id);
 
-/* Test hook: when on, store_write_atomic() stops after writing and fsyncing the temp file,
+/* Test hook: when on, store_write_atomic() stops after writing (and fsyncing) the temp file,
  * as if the process died before rename, and returns -EINTR. */
 void store_set_crash_before_rename_for_test(bool on);
 /* Test hook (a full or failing disk): counting from this call, store_write_atomic() calls
  * number first .. first + count - 1 (count 0: every one from first on) fail with error
  * (negative errno) before touching the directory. error 0 turns the hook off. */
 void store_set_write_fault_for_test(int error, unsigned first, unsigned count);
+/* Test probe: fsync() calls the store has made so far in this process. */
+unsigned store_fsyncs_for_test(void);

@@ -356,6 +356,131 @@ TEST(crash_before_rename_keeps_old_record)
         free(dir);
 }
 
+/* What a record describes decides its durability: a persistent definition and its removal
+ * are fsync'd; runtime records and a transient VM's definition (this boot's RM state only)
+ * are not. Both are atomic either way. */
+TEST(durability_follows_the_record)
+{
+        char *dir = make_dir();
+        Store *s = NULL;
+        StoreLoad l;
+        VmConfig a, t;
+        StoreRuntime rt;
+        unsigned before;
+
+        ASSERT_OK(store_open(&s, dir));
+        def(&a, "kept");
+        def(&t, "transient");
+        t.persistent = false;
+        before = store_fsyncs_for_test();
+        ASSERT_OK(store_save_definition(s, &a));
+        ASSERT_EQ(store_fsyncs_for_test() - before, 2); /* temp file, then the directory */
+        before = store_fsyncs_for_test();
+        ASSERT_OK(store_save_definition(s, &t));
+        runtime(&rt, "kept");
+        ASSERT_OK(store_save_runtime(s, &rt));
+        ASSERT_OK(store_save_runtime(s, &rt));
+        ASSERT_OK(store_delete_runtime(s, "kept"));
+        ASSERT_OK(store_save_runtime(s, &rt));
+        ASSERT_EQ(store_fsyncs_for_test() - before, 0);
+        before = store_fsyncs_for_test();
+        ASSERT_OK(store_delete_definition(s, "transient"));
+        ASSERT_EQ(store_fsyncs_for_test() - before, 1);
+        /* the unsynced writes are still whole records (rename over, no temp file left) */
+        ASSERT_EQ(count_entries(dir, "runtime"), 1);
+        ASSERT_OK(store_load(s, &l));
+        ASSERT_EQ(l.n_definitions, 1);
+        ASSERT_EQ(l.n_runtimes, 1);
+        ASSERT_EQ(l.runtimes[0].n_parcels, 2);
+        ASSERT_EQ(l.n_quarantined, 0);
+        store_load_done(&l);
+        vm_config_done(&a);
+        vm_config_done(&t);
+        store_free(s);
+        rm_rf(dir);
+        free(dir);
+}
+
+/* A runtime record names the host boot it was written in; after a reboot the VMIDs and
+ * parcels it names are gone with the RM's state, so it is quarantined, not recovered. */
+TEST(runtime_records_of_an_earlier_boot_are_quarantined)
+{
+        static const char boot_a[] = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+        static const char boot_b[] = "11111111-2222-3333-4444-555555555555";
+        char *dir = make_dir(), *json = NULL;
+        Store *s = NULL;
+        StoreLoad l;
+        StoreRuntime rt, back;
+        const char *why = NULL;
+
+        ASSERT_OK(store_open(&s, dir));
+        /* the real boot id was read at open: saving and loading in one boot keeps it */
+        runtime(&rt, "same");
+        ASSERT_OK(store_save_runtime(s, &rt));
+        ASSERT_OK(store_load(s, &l));
+        ASSERT_EQ(l.n_runtimes, 1);
+        ASSERT_TRUE(store_boot_id_is_valid(l.runtimes[0].host_boot));
+        store_load_done(&l);
+        ASSERT_OK(store_delete_runtime(s, "same"));
+
+        ASSERT_EQ(store_set_boot_id(s, "not-a-boot-id"), -EINVAL);
+        ASSERT_OK(store_set_boot_id(s, boot_a));
+        runtime(&rt, "old");
+        ASSERT_OK(store_save_runtime(s, &rt));
+        ASSERT_OK(store_set_boot_id(s, "")); /* unknown: no host_boot written */
+        runtime(&rt, "unstamped");
+        ASSERT_OK(store_save_runtime(s, &rt));
+        ASSERT_OK(store_set_boot_id(s, boot_a));
+        ASSERT_OK(store_load(s, &l));
+        ASSERT_EQ(l.n_runtimes, 2); /* same boot, and a record that cannot tell */
+        ASSERT_STREQ(l.runtimes[0].name, "old");
+        ASSERT_STREQ(l.runtimes[0].host_boot, boot_a);
+        ASSERT_STREQ(l.runtimes[1].host_boot, "");
+        store_load_done(&l);
+
+        ASSERT_OK(store_set_boot_id(s, boot_b)); /* the host rebooted */
+        ASSERT_OK(store_load(s, &l));
+        ASSERT_EQ(l.n_runtimes, 1);
+        ASSERT_STREQ(l.runtimes[0].name, "unstamped");
+        ASSERT_EQ(l.n_quarantined, 1);
+        ASSERT_STREQ(l.quarantined[0].file, "runtime/old.json");
+        ASSERT_STREQ(l.quarantined[0].reason, "written in an earlier boot of the host");
+        store_load_done(&l);
+        ASSERT_TRUE(exists(dir, "quarantine/runtime-old.json"));
+
+        /* the field itself: round trip, and anything but a boot id refused */
+        memcpy(rt.host_boot, boot_b, sizeof(boot_b));
+        ASSERT_OK(store_runtime_to_json(&rt, &json));
+        ASSERT_OK(store_runtime_from_json(json, strlen(json), &back, &why));
+        ASSERT_STREQ(back.host_boot, boot_b);
+        store_runtime_done(&back);
+        free(json);
+        {
+                static const char *const bad[] = {
+                        "0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0",
+                        "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f",
+                        "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f00",
+                        "0f1e2d3c4b5a-6978-8796-a5b4c3d2e1f0-",
+                        "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f\\u0000",
+                        "",
+                };
+                for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                        char doc[512];
+
+                        snprintf(doc, sizeof(doc),
+                                 "{\"version\":2,\"kind\":\"runtime\",\"name\":\"a\",\"vmid\":128,\"rm_status\":3,\"boot\":\"v17\",\"host_boot\":\"%s\",\"parcels\":[],\"ranges\":[]}",
+                                 bad[i]);
+                        if (store_runtime_from_json(doc, strlen(doc), &back, &why) != -EBADMSG)
+                                TEST_FAIL_("host_boot bad[%zu] accepted", i);
+                }
+                const char *num = "{\"version\":2,\"kind\":\"runtime\",\"name\":\"a\",\"vmid\":128,\"rm_status\":3,\"boot\":\"v17\",\"host_boot\":7,\"parcels\":[],\"ranges\":[]}";
+                ASSERT_EQ(store_runtime_from_json(num, strlen(num), &back, &why), -EBADMSG);
+        }
+        store_free(s);
+        rm_rf(dir);
+        free(dir);
+}
+
 TEST(corrupt_records_are_quarantined)
 {
         char *dir = make_dir();
