@@ -37,8 +37,10 @@ struct ApiConn {
         ApiServer *server;
         ApiConn *prev, *next;
         int fd;
-        sd_event_source *io;
-        sd_event_source *defer; /* runs queued messages after an asynchronous reply */
+        uint32_t events;        /* mask in the server's epoll set (EPOLLIN, EPOLLOUT) */
+        bool in_epoll;          /* fd is in the server's epoll set */
+        bool pending;           /* on the server's pending list (holds a reference) */
+        ApiConn *pending_next;
         ApiPeer peer;
         VarlinkBuffer in;
         uint64_t in_total;      /* bytes received on the stream */
@@ -80,6 +82,14 @@ struct ApiServer {
         ApiListener *listeners;
         ApiConn *conns;
         unsigned n_conns;
+        /* Every connection's fd is in this epoll set of the server's own; sd-event sees only
+         * the set (conns_io), whose handler serves the ready connections of one epoll_wait. */
+        int epoll_fd;
+        sd_event_source *conns_io;
+        /* Connections to run on the next loop turn whatever their fd says: a call completed
+         * outside conn_process(), or whole messages left over when a pass's budget ran out. */
+        ApiConn *pending_head, *pending_tail;
+        sd_event_source *pending_src;
 };
 
 /* api-service.c: registers org.varlink.service (GetInfo, GetInterfaceDescription). */

@@ -16,6 +16,15 @@
  * socket does not take waits in the output queue for EPOLLOUT. While conn_process() runs
  * the calls of a connection, replies neither touch the epoll mask nor kick the defer source:
  * conn_process() sets the mask once at its end, so a synchronous call costs one loop turn.
+ *
+ * Event sources: the connections are not sd-event sources each. Their fds are in an epoll
+ * set of the server's own, which sd-event watches as one io source (conns_io): its handler
+ * takes up to CONNS_PER_PASS ready connections from one epoll_wait() and serves each once
+ * (flush, read, at most MESSAGES_PER_PASS calls), so 64 busy clients cost one pass instead of
+ * 64 loop turns each re-reporting every ready fd. The set is level-triggered: what a pass
+ * leaves (more ready fds, unread input) is reported again. A connection that must run
+ * without its fd becoming ready (a call completed from elsewhere, whole messages left when
+ * its budget ran out) goes on the pending list, run by one defer source on the next turn.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -40,6 +49,8 @@
 #include "varlink.h"
 
 #define READS_PER_WAKEUP 8u
+#define CONNS_PER_PASS 64u
+#define MESSAGES_PER_PASS 16u
 #define ACCEPTS_PER_WAKEUP 16u
 #define ACCEPT_RETRY_USEC (100u * 1000u)
 
@@ -85,8 +96,6 @@ static ApiConn *conn_unref(ApiConn *c)
 {
         if (!c || --c->n_ref > 0)
                 return NULL;
-        sd_event_source_disable_unref(c->io);
-        sd_event_source_disable_unref(c->defer);
         if (c->fd >= 0)
                 close(c->fd);
         conn_free_fds(c);
@@ -531,21 +540,31 @@ static void conn_dispatch(ApiConn *c, const char *msg, size_t len)
         api_call_unref(call);
 }
 
-/* Run whole messages while nothing is in flight and the client keeps up. */
-static void conn_process_messages(ApiConn *c)
+static bool conn_may_run(ApiConn *c)
 {
-        while (!c->closed && !c->current && c->out_bytes <= c->server->opts.max_output) {
+        return !c->closed && !c->current && c->out_bytes <= c->server->opts.max_output;
+}
+
+/* Run whole messages while nothing is in flight and the client keeps up, at most
+ * MESSAGES_PER_PASS of them (one client pipelining calls does not hold up the others).
+ * Returns true when the budget ran out with a whole message still waiting to run. */
+static bool conn_process_messages(ApiConn *c)
+{
+        for (unsigned i = 0; i < MESSAGES_PER_PASS; i++) {
+                if (!conn_may_run(c))
+                        return false;
                 const char *msg;
                 size_t len;
                 int r = varlink_buffer_next(&c->in, &msg, &len);
                 if (r < 0) {
                         conn_refuse(c, "over the message size limit");
-                        return;
+                        return false;
                 }
                 if (r == 0)
-                        break;
+                        return false;
                 conn_dispatch(c, msg, len);
         }
+        return conn_may_run(c) && varlink_buffer_has_message(&c->in);
 }
 
 static void conn_process(ApiConn *c)
@@ -554,16 +573,21 @@ static void conn_process(ApiConn *c)
         bool was_processing = c->processing;
 
         c->processing = true;
-        conn_process_messages(c);
+        bool more = conn_process_messages(c);
         c->processing = was_processing;
         if (c->closed)
                 return;
+        /* Messages left by the budget run on the next loop turn: their fd may never be
+         * reported again (the input is already in the buffer, EPOLLIN is off). */
+        if (more)
+                conn_kick(c);
         /* After the peer's EOF: close once every call ran and every reply left (a partial
          * message at the end can never complete and is dropped). */
-        if (c->eof && !c->current && (!c->out_bytes || c->output_dead))
+        else if (c->eof && !c->current && (!c->out_bytes || c->output_dead)) {
                 conn_close(c);
-        else
-                conn_update_events(c);
+                return;
+        }
+        conn_update_events(c);
 }
 
 /* ---- input ---- */
@@ -645,9 +669,9 @@ static void conn_read(ApiConn *c)
         }
 }
 
-static int conn_on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+/* One ready connection of a pass: revents as epoll_wait() reported them. */
+static void conn_on_io(ApiConn *c, uint32_t revents)
 {
-        ApiConn *c = userdata;
         _cleanup_(conn_unrefp) _unused_ ApiConn *hold = conn_ref(c);
         if (revents & EPOLLOUT)
                 (void)conn_flush(c);
@@ -660,33 +684,92 @@ static int conn_on_io(sd_event_source *src, int fd, uint32_t revents, void *user
          * any more; closing also stops the level-triggered wakeups. */
         if (!c->closed && (revents & (EPOLLHUP | EPOLLERR)) && !conn_wants_input(c))
                 conn_close(c);
-        return 0;
 }
 
-static int conn_on_defer(sd_event_source *src, void *userdata)
+/* The server's epoll set is readable: serve the connections one epoll_wait() reports, each
+ * once. A handler may close any connection (a Monitor client that lags, say), so each one
+ * reported is held until the pass ends and skipped once closed. */
+static int server_on_conns(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
-        ApiConn *c = userdata;
-        if (!c->closed)
-                conn_process(c);
+        ApiServer *s = userdata;
+        struct epoll_event evs[CONNS_PER_PASS];
+
+        int n = epoll_wait(s->epoll_fd, evs, (int)CONNS_PER_PASS, 0);
+        if (n < 0) {
+                if (errno != EINTR)
+                        log_warning_errno(errno, "API: epoll_wait on the connections failed: %m");
+                return 0;
+        }
+        for (int i = 0; i < n; i++)
+                conn_ref(evs[i].data.ptr);
+        for (int i = 0; i < n; i++) {
+                ApiConn *c = evs[i].data.ptr;
+                if (!c->closed)
+                        conn_on_io(c, evs[i].events);
+        }
+        for (int i = 0; i < n; i++)
+                conn_unref(evs[i].data.ptr);
         return 0;
 }
 
+/* Run every connection that was on the pending list when the turn began, once; those that
+ * queue themselves again meanwhile wait for the next turn. */
+static int server_on_pending(sd_event_source *src, void *userdata)
+{
+        ApiServer *s = userdata;
+        ApiConn *list = s->pending_head;
+
+        s->pending_head = s->pending_tail = NULL;
+        while (list) {
+                ApiConn *c = list;
+                list = c->pending_next;
+                c->pending_next = NULL;
+                c->pending = false;
+                if (!c->closed)
+                        conn_process(c);
+                conn_unref(c); /* the list's reference */
+        }
+        return 0;
+}
+
+/* Run the connection's queued messages on the next loop turn (never from the caller's
+ * stack). */
 static void conn_kick(ApiConn *c)
 {
-        if (!c->closed && c->defer)
-                (void)sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+        ApiServer *s = c->server;
+
+        if (c->closed || c->pending || !s->pending_src)
+                return;
+        c->pending = true;
+        conn_ref(c);
+        if (s->pending_tail)
+                s->pending_tail->pending_next = c;
+        else {
+                s->pending_head = c;
+                (void)sd_event_source_set_enabled(s->pending_src, SD_EVENT_ONESHOT);
+        }
+        s->pending_tail = c;
 }
 
 static void conn_update_events(ApiConn *c)
 {
-        if (c->closed || !c->io)
+        if (c->closed || !c->in_epoll)
                 return;
         uint32_t ev = 0;
         if (conn_wants_input(c))
                 ev |= EPOLLIN;
         if (c->out_bytes > 0)
                 ev |= EPOLLOUT;
-        (void)sd_event_source_set_io_events(c->io, ev);
+        if (ev == c->events)
+                return;
+        struct epoll_event e = { .events = ev, .data.ptr = c };
+        if (epoll_ctl(c->server->epoll_fd, EPOLL_CTL_MOD, c->fd, &e) < 0) {
+                /* Left as it was; the next update tries again. */
+                log_debug_errno(errno, "API connection uid=%u: epoll_ctl failed: %m",
+                                (unsigned)c->peer.uid);
+                return;
+        }
+        c->events = ev;
 }
 
 static void conn_close(ApiConn *c)
@@ -695,8 +778,11 @@ static void conn_close(ApiConn *c)
                 return;
         c->closed = true;
         _cleanup_(conn_unrefp) _unused_ ApiConn *hold = conn_ref(c);
-        c->io = sd_event_source_disable_unref(c->io);
-        c->defer = sd_event_source_disable_unref(c->defer);
+        ApiServer *s = c->server;
+        if (c->in_epoll) {
+                (void)epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+                c->in_epoll = false;
+        }
         if (c->fd >= 0) {
                 close(c->fd);
                 c->fd = -1;
@@ -704,7 +790,6 @@ static void conn_close(ApiConn *c)
         conn_free_output(c);
         conn_free_fds(c);
         varlink_buffer_free(&c->in);
-        ApiServer *s = c->server;
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -757,15 +842,14 @@ int api_server_add_connection(ApiServer *s, int fd)
         c->peer = (ApiPeer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
         c->peer.admin = cred.uid == 0; /* the admin group: conn_peer_admin(), when needed */
         varlink_buffer_init(&c->in, s->opts.max_message);
-        int r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, conn_on_io, c);
-        if (r >= 0)
-                r = sd_event_add_defer(s->event, &c->defer, conn_on_defer, c);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(c->defer, SD_EVENT_OFF);
-        if (r < 0) {
+        struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
+        if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &e) < 0) {
+                int r = -errno;
                 conn_unref(c);
                 return r;
         }
+        c->events = EPOLLIN;
+        c->in_epoll = true;
         c->fd = TAKE_FD(owned);
         c->next = s->conns;
         if (s->conns)
@@ -883,6 +967,7 @@ int api_server_new(sd_event *event, const ApiServerOptions *opts, ApiServer **re
         if (!s)
                 return -ENOMEM;
         s->event = sd_event_ref(event);
+        s->epoll_fd = -1;
         s->opts = *o;
         if (!s->opts.max_message)
                 s->opts.max_message = VARLINK_DEFAULT_MAX_MESSAGE;
@@ -906,7 +991,19 @@ int api_server_new(sd_event *event, const ApiServerOptions *opts, ApiServer **re
                 s->have_admin_gid = true;
                 s->admin_resolved = true;
         }
-        int r = api_service_register(s);
+        int r = 0;
+        s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (s->epoll_fd < 0)
+                r = -errno;
+        if (r >= 0)
+                r = sd_event_add_io(s->event, &s->conns_io, s->epoll_fd, EPOLLIN,
+                                    server_on_conns, s);
+        if (r >= 0)
+                r = sd_event_add_defer(s->event, &s->pending_src, server_on_pending, s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->pending_src, SD_EVENT_OFF);
+        if (r >= 0)
+                r = api_service_register(s);
         if (r < 0) {
                 api_server_free(s);
                 return r;
@@ -921,6 +1018,18 @@ ApiServer *api_server_free(ApiServer *s)
                 return NULL;
         while (s->conns)
                 conn_close(s->conns);
+        while (s->pending_head) {
+                ApiConn *c = s->pending_head;
+                s->pending_head = c->pending_next;
+                c->pending_next = NULL;
+                c->pending = false;
+                conn_unref(c); /* the list's reference */
+        }
+        s->pending_tail = NULL;
+        s->conns_io = sd_event_source_disable_unref(s->conns_io);
+        s->pending_src = sd_event_source_disable_unref(s->pending_src);
+        if (s->epoll_fd >= 0)
+                close(s->epoll_fd);
         while (s->listeners) {
                 ApiListener *l = s->listeners;
                 s->listeners = l->next;
