@@ -233,6 +233,14 @@ static const ApiInterface manager_interface = {
         .methods = manager_methods,
 };
 
+static void api_manager_free(void *userdata)
+{
+        ApiManager *am = userdata;
+
+        api_monitor_done(am);
+        free(am);
+}
+
 int api_manager_register(ApiServer *s, Manager *m)
 {
         ApiManager *am = calloc(1, sizeof(*am));
@@ -244,7 +252,7 @@ int api_manager_register(ApiServer *s, Manager *m)
                 free(am);
                 return -EIO;
         }
-        int r = api_server_add_interface_full(s, &manager_interface, am, free);
+        int r = api_server_add_interface_full(s, &manager_interface, am, api_manager_free);
         if (r < 0)
                 free(am);
         return r;

@@ -24,11 +24,26 @@ typedef struct EventCause EventCause;
 int api_manager_register(ApiServer *s, Manager *m);
 
 /* --- shared by the handler files --- */
+typedef struct Monitor Monitor;
+typedef struct sd_event_source sd_event_source;
+#define API_MONITOR_CACHE 64 /* events whose reply text is kept for the next subscribers */
+
 typedef struct ApiManager {
         Manager *manager;
         ApiServer *server;
         uint64_t run_id;
+        /* Monitor fan-out (api-monitor.c): subscribers with events not yet sent, in the order
+         * they got them, drained by a low-priority source a few sends at a time; each event's
+         * reply parameters are built and serialized once for all of them. */
+        sd_event_source *monitor_drain;
+        Monitor *monitor_dirty_head, *monitor_dirty_tail;
+        struct {
+                uint64_t cursor;
+                struct json_object *params;
+        } monitor_cache[API_MONITOR_CACHE];
 } ApiManager;
+
+void api_monitor_done(ApiManager *am); /* frees the fan-out's source and cache */
 
 /* JSON of a VM: the IDL's VMInfo (full) and VMSummary. NULL on allocation failure. */
 struct json_object *api_vm_info(const Vm *vm);

@@ -8,14 +8,20 @@
  * can fall between the snapshot (or the replay) and the subscription. A cursor of another
  * daemon run, from the future, or older than the retained window is CursorExpired.
  *
+ * Live events are fanned out by a low-priority source, a few sends per loop turn, each
+ * event's reply built and serialized once for all subscribers (monitor_on_event()).
+ *
  * A client that does not read is disconnected by the server once its queue passes the
  * output limit (api-server.h); it resumes with its last cursor and loses nothing the
  * daemon still holds.
  */
 #include <errno.h>
 #include <json-c/json.h>
+#include <json-c/printbuf.h>
+#include <limits.h>
 #include <stddef.h>
 #include <string.h>
+#include <systemd/sd-event.h>
 
 #include "api-json.h"
 #include "api-manager.h"
@@ -36,16 +42,46 @@ const ApiField api_monitor_fields[] = {
         API_FIELD_END,
 };
 
-typedef struct Monitor {
+/* Sends per dispatch of the fan-out source: an API call that arrives meanwhile waits for at
+ * most this many (a few microseconds each) before it is served. */
+#define MONITOR_SENDS_PER_DISPATCH 16
+/* A subscriber this many events behind gets them at once, from the append: the retained
+ * window (4096 events) must still hold what it has not been sent. */
+#define MONITOR_BACKLOG_MAX 512
+
+struct Monitor {
         ApiManager *am;
         ApiCall *call;
         EventSubscription *sub;
-        bool busy; /* inside the method or a send: the hook must not free mon */
-        bool gone; /* the client left (the disconnect hook ran) */
-} Monitor;
+        uint64_t sent;    /* last cursor sent (or covered by the snapshot / the replay) */
+        uint64_t pending; /* last cursor appended since it subscribed */
+        Monitor *dirty_prev, *dirty_next;
+        bool dirty; /* in am's list of subscribers with events to send */
+        bool busy;  /* inside the method or a send: the hook must not free mon */
+        bool gone;  /* the client left (the disconnect hook ran) */
+};
+
+static void monitor_undirty(Monitor *mon)
+{
+        ApiManager *am = mon->am;
+
+        if (!mon->dirty)
+                return;
+        if (mon->dirty_prev)
+                mon->dirty_prev->dirty_next = mon->dirty_next;
+        else
+                am->monitor_dirty_head = mon->dirty_next;
+        if (mon->dirty_next)
+                mon->dirty_next->dirty_prev = mon->dirty_prev;
+        else
+                am->monitor_dirty_tail = mon->dirty_prev;
+        mon->dirty_prev = mon->dirty_next = NULL;
+        mon->dirty = false;
+}
 
 static void monitor_free(Monitor *mon)
 {
+        monitor_undirty(mon);
         event_subscription_free(mon->sub);
         api_call_unref(mon->call);
         free(mon);
@@ -57,8 +93,62 @@ static void monitor_disconnect(ApiCall *call, void *userdata)
         mon->gone = true;
         /* Safe from inside an event callback too (events.h). */
         mon->sub = event_subscription_free(mon->sub);
+        monitor_undirty(mon);
         if (!mon->busy)
                 monitor_free(mon);
+}
+
+/* The reply text of a cached event is serialized once: every later serialization of the
+ * parameters object (one per subscriber, inside varlink_format_reply()) copies it. */
+typedef struct CachedText {
+        size_t len;
+        char text[];
+} CachedText;
+
+static int cached_text_to_json(struct json_object *jso, struct printbuf *pb, int level, int flags)
+{
+        const CachedText *t = json_object_get_userdata(jso);
+        (void)level;
+        (void)flags;
+        return printbuf_memappend(pb, t->text, (int)t->len) < 0 ? -1 : 0;
+}
+
+static void cached_text_free(struct json_object *jso, void *userdata)
+{
+        (void)jso;
+        free(userdata);
+}
+
+/* The reply parameters of an event ({"cursor": ..., "event": {...}}), built once per event
+ * for all subscribers. Returns a new reference, NULL on allocation failure. */
+static struct json_object *monitor_event_params(ApiManager *am, const Event *ev)
+{
+        size_t slot = ev->cursor % API_MONITOR_CACHE;
+        if (am->monitor_cache[slot].params && am->monitor_cache[slot].cursor == ev->cursor)
+                return json_object_get(am->monitor_cache[slot].params);
+        struct json_object *o = json_object_new_object();
+        struct json_object *e = api_event_json(am, ev);
+        if (!o || !e) {
+                json_object_put(o);
+                json_object_put(e);
+                return NULL;
+        }
+        api_json_add_string(o, "cursor", json_object_get_string(json_object_object_get(e, "cursor")));
+        api_json_add(o, "event", e);
+        size_t len;
+        /* the flags varlink_format_reply() serializes with */
+        const char *text = json_object_to_json_string_length(
+                o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+        CachedText *t = text ? malloc(sizeof(*t) + len + 1) : NULL;
+        if (t) {
+                t->len = len;
+                memcpy(t->text, text, len + 1);
+                json_object_set_serializer(o, cached_text_to_json, t, cached_text_free);
+        }
+        json_object_put(am->monitor_cache[slot].params);
+        am->monitor_cache[slot].cursor = ev->cursor;
+        am->monitor_cache[slot].params = json_object_get(o);
+        return o;
 }
 
 /* Send one event. Returns 0, or -ENOBUFS/-ENOTCONN when the client is gone. */
@@ -66,30 +156,127 @@ static int monitor_send(Monitor *mon, const Event *ev)
 {
         if (mon->gone)
                 return -ENOTCONN;
-        struct json_object *o = json_object_new_object();
-        struct json_object *e = api_event_json(mon->am, ev);
-        if (!o || !e) {
-                json_object_put(o);
-                json_object_put(e);
+        mon->sent = ev->cursor;
+        struct json_object *o = monitor_event_params(mon->am, ev);
+        if (!o)
                 return -ENOMEM;
-        }
-        api_json_add_string(o, "cursor", json_object_get_string(json_object_object_get(e, "cursor")));
-        api_json_add(o, "event", e);
         return api_call_notify(mon->call, o);
 }
 
-static void monitor_on_event(const Event *ev, void *userdata)
+/* Send what mon has pending, at most *budget events. Returns false when mon is freed. */
+static bool monitor_deliver(Monitor *mon, unsigned *budget)
 {
-        Monitor *mon = userdata;
+        EventLog *log = manager_get_event_log(mon->am->manager);
+        int r = 0;
+
         mon->busy = true;
-        int r = monitor_send(mon, ev);
+        while (r >= 0 && !mon->gone && mon->sent < mon->pending && *budget > 0) {
+                bool stale;
+                const Event *ev = event_log_next(log, mon->sent, &stale);
+                if (stale) {
+                        /* cannot happen with MONITOR_BACKLOG_MAX below the window; if it
+                         * did, the client must resume from its cursor (CursorExpired) */
+                        char cursor[API_CURSOR_MAX];
+                        api_cursor_format(mon->am->run_id, mon->sent, cursor);
+                        log_warning("Monitor: events after %s left the window unsent, ending the stream",
+                                    cursor);
+                        ApiErrorDetail d = { .cursor = cursor };
+                        api_call_set_disconnect(mon->call, NULL, NULL);
+                        (void)api_call_error_errno(mon->call, -ESTALE, &d);
+                        mon->sub = event_subscription_free(mon->sub);
+                        mon->gone = true; /* freed below, the stream has ended */
+                        break;
+                }
+                if (!ev || ev->cursor > mon->pending) {
+                        mon->sent = mon->pending; /* lost appends (-ENOMEM) leave gaps */
+                        break;
+                }
+                r = monitor_send(mon, ev);
+                (*budget)--;
+        }
         mon->busy = false;
         if (mon->gone) {
                 monitor_free(mon); /* the hook already dropped the subscription */
-                return;
+                return false;
         }
         if (r < 0)
                 log_debug_errno(r, "Monitor: cannot send an event: %m");
+        return true;
+}
+
+static int monitor_drain(sd_event_source *source, void *userdata)
+{
+        ApiManager *am = userdata;
+        unsigned budget = MONITOR_SENDS_PER_DISPATCH;
+
+        while (am->monitor_dirty_head && budget > 0) {
+                Monitor *mon = am->monitor_dirty_head;
+                monitor_undirty(mon);
+                if (monitor_deliver(mon, &budget) && !mon->gone && mon->sent < mon->pending) {
+                        /* out of budget: back in line behind the others */
+                        mon->dirty = true;
+                        mon->dirty_prev = am->monitor_dirty_tail;
+                        if (am->monitor_dirty_tail)
+                                am->monitor_dirty_tail->dirty_next = mon;
+                        else
+                                am->monitor_dirty_head = mon;
+                        am->monitor_dirty_tail = mon;
+                }
+        }
+        if (!am->monitor_dirty_head)
+                (void)sd_event_source_set_enabled(source, SD_EVENT_OFF);
+        return 0;
+}
+
+/* Events reach a subscriber from a defer source below the API's priority: the append (in
+ * the middle of an RM reply or an API call) only marks the subscriber, and the source sends
+ * a few events per loop turn, so calls on other connections are served between them instead
+ * of waiting for a whole fan-out to every subscriber. Each subscriber still gets every event
+ * in order; one that falls MONITOR_BACKLOG_MAX behind is caught up at once. */
+static void monitor_on_event(const Event *ev, void *userdata)
+{
+        Monitor *mon = userdata;
+        ApiManager *am = mon->am;
+
+        mon->pending = ev->cursor;
+        if (!am->monitor_drain) {
+                int r = sd_event_add_defer(manager_get_event(am->manager), &am->monitor_drain,
+                                           monitor_drain, am);
+                if (r >= 0)
+                        r = sd_event_source_set_priority(am->monitor_drain, SD_EVENT_PRIORITY_IDLE);
+                if (r < 0) {
+                        am->monitor_drain = sd_event_source_disable_unref(am->monitor_drain);
+                        log_warning_errno(r, "Monitor: no fan-out source, sending at once: %m");
+                }
+        }
+        if (!am->monitor_drain || mon->pending - mon->sent >= MONITOR_BACKLOG_MAX) {
+                unsigned budget = UINT_MAX;
+                monitor_undirty(mon);
+                (void)monitor_deliver(mon, &budget);
+                return;
+        }
+        if (!mon->dirty) {
+                mon->dirty = true;
+                mon->dirty_prev = am->monitor_dirty_tail;
+                if (am->monitor_dirty_tail)
+                        am->monitor_dirty_tail->dirty_next = mon;
+                else
+                        am->monitor_dirty_head = mon;
+                am->monitor_dirty_tail = mon;
+        }
+        (void)sd_event_source_set_enabled(am->monitor_drain, SD_EVENT_ON);
+}
+
+void api_monitor_done(ApiManager *am)
+{
+        while (am->monitor_dirty_head)
+                monitor_undirty(am->monitor_dirty_head);
+        am->monitor_drain = sd_event_source_disable_unref(am->monitor_drain);
+        for (size_t i = 0; i < API_MONITOR_CACHE; i++)
+        {
+                json_object_put(am->monitor_cache[i].params);
+                am->monitor_cache[i].params = NULL;
+        }
 }
 
 static void monitor_replay(const Event *ev, void *userdata)
@@ -122,6 +309,7 @@ static int monitor_snapshot(Monitor *mon)
                           cursor);
         api_json_add_string(o, "cursor", cursor);
         api_json_add(o, "snapshot", vms);
+        mon->sent = mon->pending = event_log_last_cursor(manager_get_event_log(m));
         return api_call_notify(mon->call, o);
 }
 
@@ -160,6 +348,7 @@ int api_monitor_method(ApiCall *call, struct json_object *parameters, void *user
         api_call_set_disconnect(call, monitor_disconnect, mon);
         int r;
         if (p.since) {
+                mon->sent = mon->pending = event_log_last_cursor(log);
                 r = event_log_foreach_since(log, seq, monitor_replay, mon);
                 if (r == -ESTALE && !mon->gone) {
                         api_call_set_disconnect(call, NULL, NULL);

@@ -178,6 +178,27 @@ uint64_t event_log_first_cursor(const EventLog *log)
         return log->n ? log->ring[log->head].cursor : 0;
 }
 
+const Event *event_log_next(const EventLog *log, uint64_t cursor, bool *ret_stale)
+{
+        uint64_t first = event_log_first_cursor(log);
+        size_t lo = 0, hi = log->n;
+
+        *ret_stale = first > 0 && cursor + 1 < first;
+        if (*ret_stale || cursor >= log->last)
+                return NULL;
+        /* Cursors are increasing along the ring (with gaps where an append failed): the
+         * first one above cursor. */
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (log->ring[(log->head + mid) % log->capacity].cursor <= cursor)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < log->n ? &log->ring[(log->head + lo) % log->capacity] : NULL;
+}
+
 int event_log_foreach_since(EventLog *log, uint64_t cursor, EventFunc f, void *userdata)
 {
         uint64_t first = event_log_first_cursor(log);

@@ -89,6 +89,10 @@ int64_t event_log_append(EventLog *log, EventKind kind, const char *vm, const ch
  * (cursor < first_retained - 1), or when cursor > last cursor. */
 int event_log_foreach_since(EventLog *log, uint64_t cursor, EventFunc f, void *userdata);
 
+/* The oldest retained event with a cursor above cursor, NULL if none. *ret_stale is set when
+ * events after cursor have already left the window (as event_log_foreach_since's -ESTALE).
+ * The pointer is valid until the next append. */
+const Event *event_log_next(const EventLog *log, uint64_t cursor, bool *ret_stale);
 uint64_t event_log_last_cursor(const EventLog *log);  /* 0 when nothing was appended yet */
 uint64_t event_log_first_cursor(const EventLog *log); /* oldest retained, 0 when empty */
 

@@ -143,6 +143,11 @@ size_t manager_vm_count(const Manager *m)
         return m->n_vms;
 }
 
+sd_event *manager_get_event(Manager *m)
+{
+        return m->event;
+}
+
 EventLog *manager_get_event_log(Manager *m)
 {
         return m->events;

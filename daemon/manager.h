@@ -208,6 +208,7 @@ size_t manager_vm_count(const Manager *m);
 
 /* The event log (subscribe, read since cursor; see events.h). Owned by the manager. */
 EventLog *manager_get_event_log(Manager *m);
+sd_event *manager_get_event(Manager *m); /* the loop the manager runs on */
 
 void manager_get_info(Manager *m, ManagerInfo *ret);
 const char *manager_link_state_to_string(ManagerLinkState s); /* "down", "connecting", "up" */

@@ -19,6 +19,8 @@
 #include "api-server.h"
 #include "api.h"
 #include "core-harness.h"
+#include "events.h"
+#include "manager.h"
 #include "test-varlink-server.h"
 #include "test.h"
 
@@ -429,6 +431,94 @@ TEST(lifecycle_progress_and_monitor)
         test_client_done(&mon.c);
         test_client_done(&c);
         core_assert_clean(env.core);
+        env_free(&env);
+}
+
+/* Complete messages waiting in a client's socket (peeked: nothing is consumed). */
+static unsigned queued_messages(TestClient *c)
+{
+        static char buf[1u << 20];
+        ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+        unsigned k = 0;
+        for (ssize_t i = 0; i < n; i++)
+                k += buf[i] == '\0';
+        return k;
+}
+
+/* Read n events from a Monitor stream: cursors count up by one from *last, details in order. */
+static void expect_events(Env *env, TestClient *c, uint64_t *last, unsigned n, const char *prefix,
+                          unsigned first)
+{
+        for (unsigned i = 0; i < n; i++) {
+                VarlinkReply r;
+                char want[64];
+                if (test_recv_reply(env->core->event, c, &r) != 1)
+                        TEST_FAIL_("stream ended after %u of %u events", i, n);
+                ASSERT_TRUE(r.continues && !r.error);
+                uint64_t seq = cursor_seq(get_str(r.parameters, "cursor"));
+                if (seq != *last + 1)
+                        TEST_FAIL_("cursor %" PRIu64 " after %" PRIu64, seq, *last);
+                *last = seq;
+                snprintf(want, sizeof(want), "%s %u", prefix, first + i);
+                ASSERT_STREQ(get_str(r.parameters, "event.details"), want);
+                varlink_reply_done(&r);
+        }
+}
+
+/* The Monitor fan-out sends a few events per loop turn at a priority below the API's: a
+ * call that arrives during a burst is answered before the burst has reached every
+ * subscriber, and every subscriber still gets every event once, in order, also when a burst
+ * is larger than the backlog the fan-out lets a subscriber fall behind. */
+TEST(monitor_fanout_yields_to_calls)
+{
+        enum { SUBS = 20, BURST = 100, BIG = 1300 };
+        Env env;
+        env_new(&env);
+        static TestClient subs[SUBS];
+        uint64_t last[SUBS];
+        TestClient c;
+        VarlinkReply r;
+        EventLog *log = manager_get_event_log(env.core->m);
+
+        for (unsigned i = 0; i < SUBS; i++) {
+                client_open(&env, &subs[i]);
+                ASSERT_OK(test_send_msg(env.core->event, &subs[i],
+                                        "{\"method\":\"io.gunyah.Manager.Monitor\",\"more\":true}"));
+                ASSERT_EQ(test_recv_reply(env.core->event, &subs[i], &r), 1);
+                ASSERT_TRUE(get(r.parameters, "snapshot") != NULL);
+                last[i] = cursor_seq(get_str(r.parameters, "cursor"));
+                varlink_reply_done(&r);
+        }
+        client_open(&env, &c);
+
+        /* a burst appended in one loop turn (as by a storm of RM notifications) */
+        for (unsigned k = 0; k < BURST; k++)
+                ASSERT_TRUE(event_log_append(log, EVENT_DAEMON, NULL, NULL, NULL, "burst %u", k) > 0);
+        call_ok(&env, &c, "{\"method\":\"io.gunyah.Manager.ListVMs\"}", &r);
+        varlink_reply_done(&r);
+        unsigned delivered = 0;
+        for (unsigned i = 0; i < SUBS; i++)
+                delivered += queued_messages(&subs[i]);
+        if (delivered >= SUBS * BURST / 2)
+                TEST_FAIL_("ListVMs waited for %u of %u event sends", delivered, SUBS * BURST);
+        for (unsigned i = 0; i < SUBS; i++)
+                expect_events(&env, &subs[i], &last[i], BURST, "burst", 0);
+
+        /* more than the backlog at once: caught up from the append, then the rest */
+        for (unsigned k = 0; k < BIG; k++)
+                ASSERT_TRUE(event_log_append(log, EVENT_DAEMON, NULL, NULL, NULL, "big %u", k) > 0);
+        for (unsigned i = 0; i < SUBS; i++)
+                expect_events(&env, &subs[i], &last[i], BIG, "big", 0);
+
+        /* a subscriber that leaves mid-fan-out is dropped without harm to the others */
+        for (unsigned k = 0; k < BURST; k++)
+                ASSERT_TRUE(event_log_append(log, EVENT_DAEMON, NULL, NULL, NULL, "late %u", k) > 0);
+        test_client_done(&subs[0]);
+        for (unsigned i = 1; i < SUBS; i++)
+                expect_events(&env, &subs[i], &last[i], BURST, "late", 0);
+        for (unsigned i = 1; i < SUBS; i++)
+                test_client_done(&subs[i]);
+        test_client_done(&c);
         env_free(&env);
 }
 
