@@ -41,12 +41,17 @@ struct ApiConn {
         bool in_epoll;          /* fd is in the server's epoll set */
         bool pending;           /* on the server's pending list (holds a reference) */
         ApiConn *pending_next;
+        bool flush_pending;     /* on the server's flush list (holds a reference) */
+        ApiConn *flush_next;
         ApiPeer peer;
         VarlinkBuffer in;
         uint64_t in_total;      /* bytes received on the stream */
         uint64_t in_taken;      /* bytes handed out as messages (NUL included) */
         ApiOut *out_head, *out_tail;
-        size_t out_bytes;
+        char *held;             /* a reply made during a pass, sent at its end (out_head is
+                                 * NULL while it is held) */
+        size_t held_len;
+        size_t out_bytes;       /* queued, held included */
         int fds[API_FDS_MAX];   /* received, not yet attached to a call */
         uint64_t fd_at[API_FDS_MAX]; /* stream offset where each arrived */
         unsigned n_fds;
@@ -90,6 +95,9 @@ struct ApiServer {
          * outside conn_process(), or whole messages left over when a pass's budget ran out. */
         ApiConn *pending_head, *pending_tail;
         sd_event_source *pending_src;
+        /* While a pass runs, replies are held and these connections send them at its end. */
+        bool in_pass;
+        ApiConn *flush_head, *flush_tail;
 };
 
 /* api-service.c: registers org.varlink.service (GetInfo, GetInterfaceDescription). */

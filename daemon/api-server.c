@@ -12,10 +12,14 @@
  * waiting, output below max_output); otherwise its input stays in the kernel's socket
  * buffer, which is what bounds a client that pipelines or does not read. EPOLLHUP (the peer
  * closed) is always reported, so a client that leaves during a long call is noticed.
- * A reply goes to the socket at once when nothing is queued ahead of it; only what the
- * socket does not take waits in the output queue for EPOLLOUT. While conn_process() runs
- * the calls of a connection, replies neither touch the epoll mask nor kick the defer source:
+ * A reply goes to the socket when nothing is queued ahead of it; only what the socket does
+ * not take waits in the output queue for EPOLLOUT. While conn_process() runs the calls of a
+ * connection, replies neither touch the epoll mask nor kick the defer source:
  * conn_process() sets the mask once at its end, so a synchronous call costs one loop turn.
+ * Replies made during a pass (below) are held, one per connection and without a copy, and
+ * all leave at the end of the pass: a client busy on many connections then finds them
+ * together, and is woken once for the lot instead of once per reply (a wake-up per reply,
+ * between two calls' work, cost more than the calls).
  *
  * Event sources: the connections are not sd-event sources each. Their fds are in an epoll
  * set of the server's own, which sd-event watches as one io source (conns_io): its handler
@@ -51,6 +55,7 @@
 #define READS_PER_WAKEUP 8u
 #define CONNS_PER_PASS 64u
 #define MESSAGES_PER_PASS 16u
+#define HELD_MAX (64u * 1024u) /* replies of one connection held in a pass (see conn_queue()) */
 #define ACCEPTS_PER_WAKEUP 16u
 #define ACCEPT_RETRY_USEC (100u * 1000u)
 
@@ -81,6 +86,9 @@ static void conn_free_fds(ApiConn *c)
 static void conn_free_output(ApiConn *c)
 {
         bool trim = c->out_bytes > API_TRIM_AFTER;
+        free(c->held);
+        c->held = NULL;
+        c->held_len = 0;
         while (c->out_head) {
                 ApiOut *o = c->out_head;
                 c->out_head = o->next;
@@ -187,7 +195,7 @@ static void conn_output_failed(ApiConn *c, int error)
  * queued; the rest leaves on EPOLLOUT. Inside conn_process() the epoll mask is left for
  * conn_process() to set once at its end. Output to a peer that stopped reading for good
  * (EPIPE) is dropped. */
-static int conn_queue(ApiConn *c, char *data, size_t len)
+static int conn_write(ApiConn *c, char *data, size_t len)
 {
         _cleanup_free_ char *m = data;
         size_t off = 0;
@@ -221,6 +229,68 @@ static int conn_queue(ApiConn *c, char *data, size_t len)
         if (!c->processing)
                 conn_update_events(c);
         return 0;
+}
+
+/* Write the held reply (see conn_queue()). */
+static int conn_release_held(ApiConn *c)
+{
+        if (!c->held)
+                return 0;
+        size_t len = c->held_len;
+        c->out_bytes -= len;
+        c->held_len = 0;
+        return conn_write(c, TAKE_PTR(c->held), len);
+}
+
+static void server_flush_later(ApiServer *s, ApiConn *c)
+{
+        if (c->flush_pending)
+                return;
+        c->flush_pending = true;
+        conn_ref(c);
+        if (s->flush_tail)
+                s->flush_tail->flush_next = c;
+        else
+                s->flush_head = c;
+        s->flush_tail = c;
+}
+
+/* As conn_write(); during a pass, a reply with nothing ahead of it is held (not copied) and
+ * sent at the end of the pass. Further replies of the same connection in the pass (pipelined
+ * calls, stream notifications) are appended to it up to HELD_MAX bytes, so they leave in
+ * one send; past that the held ones are sent first, so order holds. */
+static int conn_queue(ApiConn *c, char *data, size_t len)
+{
+        ApiServer *s = c->server;
+
+        if (c->closed || c->output_dead) {
+                free(data);
+                return c->closed ? -ENOTCONN : 0;
+        }
+        if (s->in_pass && !c->held && !c->out_head) {
+                c->held = data;
+                c->held_len = len;
+                c->out_bytes += len;
+                server_flush_later(s, c);
+                return 0;
+        }
+        if (c->held && c->held_len + len <= HELD_MAX) {
+                char *n = realloc(c->held, c->held_len + len);
+                if (n) {
+                        memcpy(n + c->held_len, data, len);
+                        free(data);
+                        c->held = n;
+                        c->held_len += len;
+                        c->out_bytes += len;
+                        return 0;
+                }
+        }
+        int r = conn_release_held(c);
+        if (r < 0) {
+                free(data);
+                return r;
+        }
+        return conn_write(c, data, len);
 }
 
 static int conn_flush(ApiConn *c)
@@ -507,7 +577,7 @@ static void conn_refuse(ApiConn *c, const char *why)
         log_debug("API connection uid=%u: message %s (limits: %zu bytes, depth %u): refused, "
                   "closing", (unsigned)c->peer.uid, why, c->server->opts.max_message,
                   c->server->opts.max_depth);
-        if (!c->out_head && !c->output_dead && c->fd >= 0)
+        if (conn_release_held(c) >= 0 && !c->out_head && !c->output_dead && c->fd >= 0)
                 (void)send(c->fd, reply, sizeof(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
         conn_close(c);
 }
@@ -538,6 +608,19 @@ static void conn_dispatch(ApiConn *c, const char *msg, size_t len)
         else
                 call_run(c, call);
         api_call_unref(call);
+}
+
+/* After the peer's EOF: close once every call ran and every reply left (a partial message
+ * at the end can never complete and is dropped); a connection due to run again (pending)
+ * decides then. Otherwise set the epoll mask. */
+static void conn_settle(ApiConn *c)
+{
+        if (c->closed)
+                return;
+        if (c->eof && !c->pending && !c->current && (!c->out_bytes || c->output_dead))
+                conn_close(c);
+        else
+                conn_update_events(c);
 }
 
 static bool conn_may_run(ApiConn *c)
@@ -581,13 +664,7 @@ static void conn_process(ApiConn *c)
          * reported again (the input is already in the buffer, EPOLLIN is off). */
         if (more)
                 conn_kick(c);
-        /* After the peer's EOF: close once every call ran and every reply left (a partial
-         * message at the end can never complete and is dropped). */
-        else if (c->eof && !c->current && (!c->out_bytes || c->output_dead)) {
-                conn_close(c);
-                return;
-        }
-        conn_update_events(c);
+        conn_settle(c);
 }
 
 /* ---- input ---- */
@@ -689,6 +766,33 @@ static void conn_on_io(ApiConn *c, uint32_t revents)
 /* The server's epoll set is readable: serve the connections one epoll_wait() reports, each
  * once. A handler may close any connection (a Monitor client that lags, say), so each one
  * reported is held until the pass ends and skipped once closed. */
+static void server_pass_begin(ApiServer *s)
+{
+        s->in_pass = true;
+}
+
+/* Send the replies held during the pass, then settle their connections. */
+static void server_pass_end(ApiServer *s)
+{
+        s->in_pass = false;
+        while (s->flush_head) {
+                ApiConn *c = s->flush_head;
+                s->flush_head = c->flush_next;
+                if (!s->flush_head)
+                        s->flush_tail = NULL;
+                c->flush_next = NULL;
+                c->flush_pending = false;
+                if (!c->closed) {
+                        if (conn_release_held(c) == -ENOMEM) {
+                                log_error("API: out of memory for a reply, closing the connection");
+                                conn_close(c);
+                        } else
+                                conn_settle(c);
+                }
+                conn_unref(c); /* the list's reference */
+        }
+}
+
 static int server_on_conns(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
         ApiServer *s = userdata;
@@ -702,11 +806,13 @@ static int server_on_conns(sd_event_source *src, int fd, uint32_t revents, void 
         }
         for (int i = 0; i < n; i++)
                 conn_ref(evs[i].data.ptr);
+        server_pass_begin(s);
         for (int i = 0; i < n; i++) {
                 ApiConn *c = evs[i].data.ptr;
                 if (!c->closed)
                         conn_on_io(c, evs[i].events);
         }
+        server_pass_end(s);
         for (int i = 0; i < n; i++)
                 conn_unref(evs[i].data.ptr);
         return 0;
@@ -720,6 +826,7 @@ static int server_on_pending(sd_event_source *src, void *userdata)
         ApiConn *list = s->pending_head;
 
         s->pending_head = s->pending_tail = NULL;
+        server_pass_begin(s);
         while (list) {
                 ApiConn *c = list;
                 list = c->pending_next;
@@ -729,6 +836,7 @@ static int server_on_pending(sd_event_source *src, void *userdata)
                         conn_process(c);
                 conn_unref(c); /* the list's reference */
         }
+        server_pass_end(s);
         return 0;
 }
 
@@ -758,7 +866,7 @@ static void conn_update_events(ApiConn *c)
         uint32_t ev = 0;
         if (conn_wants_input(c))
                 ev |= EPOLLIN;
-        if (c->out_bytes > 0)
+        if (c->out_head) /* not for a held reply: it leaves at the end of the pass */
                 ev |= EPOLLOUT;
         if (ev == c->events)
                 return;
@@ -1026,6 +1134,15 @@ ApiServer *api_server_free(ApiServer *s)
                 conn_unref(c); /* the list's reference */
         }
         s->pending_tail = NULL;
+        s->in_pass = false;
+        while (s->flush_head) {
+                ApiConn *c = s->flush_head;
+                s->flush_head = c->flush_next;
+                c->flush_next = NULL;
+                c->flush_pending = false;
+                conn_unref(c); /* the list's reference */
+        }
+        s->flush_tail = NULL;
         s->conns_io = sd_event_source_disable_unref(s->conns_io);
         s->pending_src = sd_event_source_disable_unref(s->pending_src);
         if (s->epoll_fd >= 0)
