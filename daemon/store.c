@@ -568,7 +568,7 @@ static int extents_from_json(json_object *a, bool runs, size_t *budget, PoolExte
         /* Pass 2: expand (every value was checked above). */
         for (size_t i = 0; i < n_entries; i++) {
                 json_object *entry = json_object_array_get_idx(a, i);
-                uint64_t ipa, size, count = 1, stride = 0;
+                uint64_t ipa = 0, size = 0, count = 1, stride = 0; /* checked by the first pass */
 
                 (void)entry_u64(entry, 0, POOL_IPA_LIMIT, &ipa);
                 (void)entry_u64(entry, 1, POOL_IPA_LIMIT, &size);
