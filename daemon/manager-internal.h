@@ -77,6 +77,7 @@ struct Vm {
         Vm *prev, *next;
         VmConfig config;
         bool hidden;        /* orphan found at recovery: not in the registry */
+        bool record_dirty;  /* a progress-only change waits for the record flush */
         bool forget_if_empty; /* transient, loaded without a runtime record: forgotten after
                                * the first sync pass if it still holds nothing */
         bool dead;          /* destroyed; freed when n_calls drops to 0 */
@@ -152,6 +153,7 @@ struct Manager {
         void *ready_userdata;
         bool ready_called;
         sd_event_source *sync_defer;
+        sd_event_source *record_flush; /* writes the records of VMs with record_dirty */
         Vm *hidden;          /* orphans being cleaned (not in the registry) */
         unsigned sync_phase;   /* 1 probing, 2 checking VMs, 0 idle */
         bool probe_failed;
@@ -196,6 +198,13 @@ void vm_call(Vm *vm, uint32_t msg_id, const void *payload, size_t len, VmCallFn 
 /* Fill err for a failed RM call: "<CALL> failed: <RM error or errno>". Returns r. */
 int manager_error_rm(ManagerError *err, uint32_t msg_id, int r, uint32_t rm_error);
 int vm_save_runtime(Vm *vm);
+/* A progress-only change (accepted, reclaimed, released, RM status): the record is written
+ * after the loop has served everything more urgent (API calls, RM traffic, Monitor events),
+ * once for all such changes of the VM meanwhile, or by the next vm_save_runtime(). Never for
+ * what protects an RM resource (VMID, pending lend, handle): those are written at once. */
+void vm_save_runtime_later(Vm *vm);
+/* Write every record vm_save_runtime_later() left pending (at shutdown). */
+void manager_flush_records(Manager *m);
 int vm_save_definition(Vm *vm);
 void vm_delete_records(Vm *vm, bool definition);
 int64_t vm_event(Vm *vm, EventKind kind, const EventCause *cause, const char *fmt, ...)

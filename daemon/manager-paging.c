@@ -92,7 +92,7 @@ static void block_drop_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, 
         if (i >= 0) {
                 vm_release_ranges(vm, vm->parcels[i].host, vm->parcels[i].n_host);
                 vm_remove_parcel(vm, (size_t)i);
-                (void)vm_save_runtime(vm);
+                vm_save_runtime_later(vm);
         }
 }
 
@@ -335,7 +335,7 @@ void manager_on_mem_accepted(Manager *m, const uint8_t *p, size_t len)
                                  pc->guest_ipa, pc->size, pc->handle, lat);
                 }
         }
-        (void)vm_save_runtime(vm);
+        vm_save_runtime_later(vm);
 }
 
 static void released_reclaim_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, size_t n,
@@ -359,7 +359,7 @@ static void released_reclaim_done(Vm *vm, int r, uint32_t rm_error, const uint8_
         /* An OK reply to MEM_RECLAIM with SANITIZE: the RM zeroed the parcel. */
         vm_release_parcel_reclaimed(vm, pc, r == 0);
         vm_remove_parcel(vm, (size_t)i);
-        (void)vm_save_runtime(vm);
+        vm_save_runtime_later(vm);
         EventCause cause = { .kind = EVENT_CAUSE_RM, .rm_msg_id = RM_NOTIFY_MEM_RELEASED };
         vm_event(vm, EVENT_VM_MEMORY, &cause, "parcel 0x%x (%" PRIu64 " bytes) released by the guest and reclaimed",
                  handle, size);
@@ -380,7 +380,7 @@ void manager_on_mem_released(Manager *m, const uint8_t *p, size_t len)
         vm->parcels[i].accepted = false;
         /* During stop/destroy/reset the release loop reclaims everything itself. */
         if (vm->op || vm->state != VM_STATE_RUNNING) {
-                (void)vm_save_runtime(vm);
+                vm_save_runtime_later(vm);
                 return;
         }
         RmMemHandleReq q = { .handle = n.handle, .flags = RM_MEM_RELEASE_FLAG_SANITIZE };

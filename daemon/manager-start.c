@@ -535,7 +535,7 @@ static void start_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, size_
         vm->dtb = NULL;
         /* Progress only (RM status, accepted): the record already holds the VMID and the
          * parcel, and recovery reads the status from the RM. */
-        (void)vm_save_runtime(vm);
+        vm_save_runtime_later(vm);
         vm_set_state(vm, VM_STATE_RUNNING, &op->cause);
         log_vm_info(vm->config.name, vm->vmid, "VM %s running (VMID %u, %s boot)",
                     vm->config.name, vm->vmid, vm_boot_convention_to_string(vm->boot));

@@ -466,7 +466,7 @@ static void release_reclaim_done(Vm *vm, int r, uint32_t rm_error, const uint8_t
                              p->handle);
                 vm_release_parcel_reclaimed(vm, p, sanitized);
                 vm_remove_parcel(vm, i);
-                (void)vm_save_runtime(vm);
+                vm_save_runtime_later(vm);
         }
         release_reclaim_next(vm, then_dealloc);
 }

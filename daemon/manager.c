@@ -323,6 +323,44 @@ int vm_save_definition(Vm *vm)
         return r;
 }
 
+void manager_flush_records(Manager *m)
+{
+        for (Vm *vm = m->vms; vm; vm = vm->next)
+                if (vm->record_dirty && !vm->dead)
+                        (void)vm_save_runtime(vm);
+        if (m->record_flush)
+                (void)sd_event_source_set_enabled(m->record_flush, SD_EVENT_OFF);
+}
+
+static int on_record_flush(sd_event_source *s, void *userdata)
+{
+        (void)s;
+        manager_flush_records(userdata);
+        return 0;
+}
+
+void vm_save_runtime_later(Vm *vm)
+{
+        Manager *m = vm->manager;
+        int r = 0;
+
+        if (vm->hidden)
+                return;
+        vm->record_dirty = true;
+        if (!m->record_flush) {
+                r = sd_event_add_defer(m->event, &m->record_flush, on_record_flush, m);
+                /* after the Monitor fan-out (SD_EVENT_PRIORITY_IDLE), see api-monitor.c */
+                if (r >= 0)
+                        r = sd_event_source_set_priority(m->record_flush, SD_EVENT_PRIORITY_IDLE + 1);
+                if (r < 0)
+                        m->record_flush = sd_event_source_disable_unref(m->record_flush);
+        }
+        if (r >= 0 && m->record_flush)
+                r = sd_event_source_set_enabled(m->record_flush, SD_EVENT_ON);
+        if (r < 0 || !m->record_flush)
+                (void)vm_save_runtime(vm); /* no source: write it now */
+}
+
 int vm_save_runtime(Vm *vm)
 {
         Manager *m = vm->manager;
@@ -333,6 +371,7 @@ int vm_save_runtime(Vm *vm)
 
         if (vm->hidden)
                 return 0;
+        vm->record_dirty = false;
         if (vm->vmid == 0) {
                 r = store_delete_runtime(m->store, vm->config.name);
                 return r == -ENOENT ? 0 : r;
@@ -379,6 +418,7 @@ void vm_delete_records(Vm *vm, bool definition)
 
         if (vm->hidden)
                 return;
+        vm->record_dirty = false;
         r = store_delete_runtime(m->store, vm->config.name);
         if (r < 0 && r != -ENOENT)
                 log_vm_warning_errno(vm->config.name, -1, r, "Failed to delete runtime record: %m");
@@ -725,6 +765,8 @@ Manager *manager_free(Manager *m)
         m->shutting_down = true;
         manager_fail_ops(m, m->vms);
         manager_fail_ops(m, m->hidden);
+        manager_flush_records(m);
+        m->record_flush = sd_event_source_disable_unref(m->record_flush);
         /* Cancels every call: their callbacks see shutting_down and only drop references. */
         if (m->notify)
                 rm_client_remove_notify_handler(m->client, m->notify);
