@@ -590,7 +590,7 @@ static int release_extents(Pool *p, const PoolExtent *e, size_t n, bool zeroed)
                 if (!bm_all(p, first, count, true)) {
                         /* duplicate within e: restore what this call cleared */
                         for (size_t j = 0; j < i; j++) {
-                                uint64_t f2, c2;
+                                uint64_t f2 = 0, c2 = 0;
 
                                 range_to_granules(p, e[j].ipa, e[j].size, &f2, &c2);
                                 bm_assign(p, f2, c2, true);
