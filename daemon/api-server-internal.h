@@ -98,6 +98,8 @@ struct ApiServer {
         /* While a pass runs, replies are held and these connections send them at its end. */
         bool in_pass;
         ApiConn *flush_head, *flush_tail;
+        /* One json-c tokener for every connection's calls (a message is parsed whole). */
+        VarlinkParser parser;
 };
 
 /* api-service.c: registers org.varlink.service (GetInfo, GetInterfaceDescription). */

@@ -790,7 +790,8 @@ static void conn_dispatch(ApiConn *c, const char *msg, size_t len)
         call->n_ref = 1;
         call->peer = c->peer;
         const char *field = "";
-        int r = varlink_call_parse_ex(msg, len, c->server->opts.max_depth, &call->vc, &field);
+        int r = varlink_parser_parse_call(&c->server->parser, msg, len, c->server->opts.max_depth,
+                                          &call->vc, &field);
         if (r < 0 && r != -EPROTO) {
                 free(call);
                 conn_refuse(c, r == -ELOOP ? "too deeply nested" : "not a JSON object");
@@ -1357,6 +1358,7 @@ ApiServer *api_server_free(ApiServer *s)
                         s->ifaces[i].free_userdata(s->ifaces[i].userdata);
         free(s->ifaces);
         free(s->admin_group);
+        varlink_parser_done(&s->parser);
         sd_event_unref(s->event);
         free(s);
         return NULL;

@@ -22,7 +22,6 @@
 #define VARLINK_BUFFER_KEEP (64u * 1024u)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_tokener *, json_tokener_free);
 
 void varlink_buffer_init(VarlinkBuffer *b, size_t max_message)
 {
@@ -444,22 +443,38 @@ static int json_scan(const char *msg, size_t len, unsigned max_depth)
         return s.p == s.end ? 0 : -EBADMSG;
 }
 
-/* One strict JSON value covering exactly msg[0, len); returns an object or a negative errno. */
-static int json_parse_strict(const char *msg, size_t len, unsigned max_depth,
-                             struct json_object **ret)
+#define VARLINK_PARSER_KEEP (64u * 1024u)
+
+void varlink_parser_done(VarlinkParser *p)
 {
-        if (len > INT32_MAX || memchr(msg, 0, len) || !varlink_utf8_valid(msg, len))
-                return -EBADMSG;
-        max_depth = max_depth ? MIN(max_depth, 1024u) : VARLINK_DEFAULT_MAX_DEPTH;
-        int r = json_scan(msg, len, max_depth);
-        if (r < 0)
-                return r;
-        /* json-c counts one level more than we do; the scan above already bounded depth. */
-        _cleanup_(json_tokener_freep) struct json_tokener *tok =
-                json_tokener_new_ex((int)max_depth + 1);
+        if (p->tok) /* json-c 0.16's json_tokener_free() does not take NULL */
+                json_tokener_free(p->tok);
+        *p = (VarlinkParser){};
+}
+
+/* A tokener for max_depth levels: p's own, reset, when it has one of that depth. */
+static struct json_tokener *parser_tokener(VarlinkParser *p, unsigned max_depth)
+{
+        if (p && p->tok && p->depth == max_depth) {
+                json_tokener_reset(p->tok);
+                return p->tok;
+        }
+        if (p)
+                varlink_parser_done(p);
+        /* json-c counts one level more than we do; the scan already bounded depth. */
+        struct json_tokener *tok = json_tokener_new_ex((int)max_depth + 1);
         if (!tok)
-                return -ENOMEM;
+                return NULL;
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        if (p)
+                *p = (VarlinkParser){ .tok = tok, .depth = max_depth };
+        return tok;
+}
+
+/* json-c's verdict on msg[0, len), which json_scan() accepted. */
+static int json_parse_tokener(struct json_tokener *tok, const char *msg, size_t len,
+                              struct json_object **ret)
+{
         _cleanup_(json_object_putp) struct json_object *o = json_tokener_parse_ex(tok, msg,
                                                                                   (int)len);
         enum json_tokener_error e = json_tokener_get_error(tok);
@@ -483,6 +498,30 @@ static int json_parse_strict(const char *msg, size_t len, unsigned max_depth,
         /* "null" parses to NULL with success: a value, but not an object. */
         *ret = TAKE_PTR(o);
         return 0;
+}
+
+/* One strict JSON value covering exactly msg[0, len); returns an object or a negative errno.
+ * p (may be NULL) lends its tokener. */
+static int json_parse_strict(VarlinkParser *p, const char *msg, size_t len,
+                             unsigned max_depth, struct json_object **ret)
+{
+        if (len > INT32_MAX || memchr(msg, 0, len) || !varlink_utf8_valid(msg, len))
+                return -EBADMSG;
+        max_depth = max_depth ? MIN(max_depth, 1024u) : VARLINK_DEFAULT_MAX_DEPTH;
+        int r = json_scan(msg, len, max_depth);
+        if (r < 0)
+                return r;
+        struct json_tokener *tok = parser_tokener(p, max_depth);
+        if (!tok)
+                return -ENOMEM;
+        r = json_parse_tokener(tok, msg, len, ret);
+        if (!p)
+                json_tokener_free(tok);
+        else if (len > VARLINK_PARSER_KEEP)
+                varlink_parser_done(p);
+        else
+                json_tokener_reset(tok); /* drop what a failed parse left */
+        return r;
 }
 
 static int get_bool(struct json_object *root, const char *key, bool *ret)
@@ -537,13 +576,14 @@ static int get_name(struct json_object *root, const char *key, bool required,
         return 0;
 }
 
-int varlink_call_parse_ex(const char *msg, size_t len, unsigned max_depth, VarlinkCall *ret,
-                          const char **reterr_field)
+int varlink_parser_parse_call(VarlinkParser *p, const char *msg, size_t len,
+                              unsigned max_depth, VarlinkCall *ret,
+                              const char **reterr_field)
 {
         static const char *const flags[] = { "oneway", "more", "upgrade" };
         _cleanup_(json_object_putp) struct json_object *root = NULL;
         const char *field = "";
-        int r = json_parse_strict(msg, len, max_depth, &root);
+        int r = json_parse_strict(p, msg, len, max_depth, &root);
         if (r < 0)
                 return r;
         if (!json_object_is_type(root, json_type_object))
@@ -573,6 +613,12 @@ proto:
         return -EPROTO;
 }
 
+int varlink_call_parse_ex(const char *msg, size_t len, unsigned max_depth, VarlinkCall *ret,
+                          const char **reterr_field)
+{
+        return varlink_parser_parse_call(NULL, msg, len, max_depth, ret, reterr_field);
+}
+
 int varlink_call_parse(const char *msg, size_t len, unsigned max_depth, VarlinkCall *ret)
 {
         return varlink_call_parse_ex(msg, len, max_depth, ret, NULL);
@@ -587,7 +633,7 @@ void varlink_call_done(VarlinkCall *c)
 int varlink_reply_parse(const char *msg, size_t len, unsigned max_depth, VarlinkReply *ret)
 {
         _cleanup_(json_object_putp) struct json_object *root = NULL;
-        int r = json_parse_strict(msg, len, max_depth, &root);
+        int r = json_parse_strict(NULL, msg, len, max_depth, &root);
         if (r < 0)
                 return r;
         if (!json_object_is_type(root, json_type_object))

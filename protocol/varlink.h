@@ -78,6 +78,23 @@ int varlink_call_parse(const char *msg, size_t len, unsigned max_depth, VarlinkC
  * "parameters", "oneway", "more", "upgrade"), or "" when the message is not an object. */
 int varlink_call_parse_ex(const char *msg, size_t len, unsigned max_depth, VarlinkCall *ret,
                           const char **reterr_field);
+
+/*
+ * A json-c tokener kept from one message to the next, so that a server parsing many calls
+ * does not allocate and free one per message. Zero-initialized is empty; one user at a time
+ * (not thread-safe). The result of a parse never depends on what the tokener parsed before:
+ * it is reset before each message, and replaced when max_depth differs. A tokener that took
+ * a message of more than 64 KiB is freed after it (its string buffer may have grown).
+ */
+typedef struct VarlinkParser {
+        struct json_tokener *tok;
+        unsigned depth; /* the max_depth tok was made for */
+} VarlinkParser;
+void varlink_parser_done(VarlinkParser *p);
+/* varlink_call_parse_ex() with p's tokener (p NULL: a tokener for this message only). */
+int varlink_parser_parse_call(VarlinkParser *p, const char *msg, size_t len,
+                              unsigned max_depth, VarlinkCall *ret,
+                              const char **reterr_field);
 void varlink_call_done(VarlinkCall *c);
 
 /* A parsed reply (client side). error is NULL on success. Same errors as above. */

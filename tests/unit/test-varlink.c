@@ -4,9 +4,12 @@
  * read, a message split across reads, the size limit without growth), strict parsing of
  * calls and replies, and formatting. Expected wire bytes are written by hand.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -414,6 +417,141 @@ TEST(names)
         ASSERT_TRUE(!varlink_utf8_valid("\xf0\x9f\x98", 3));
         ASSERT_TRUE(!varlink_utf8_valid("\xf4\x90\x80\x80", 4));
         ASSERT_TRUE(!varlink_utf8_valid("\xe0\x80\x80", 3));
+}
+
+/* One parse through a shared parser and one through a fresh tokener give the same verdict,
+ * error field and tree. */
+static void parse_both(VarlinkParser *p, const char *msg, size_t len, unsigned max_depth,
+                       const char *what)
+{
+        VarlinkCall a = {}, b = {};
+        const char *fa = "", *fb = "";
+        int ra = varlink_parser_parse_call(p, msg, len, max_depth, &a, &fa);
+        int rb = varlink_call_parse_ex(msg, len, max_depth, &b, &fb);
+        if (ra != rb)
+                TEST_FAIL_("%s: shared parser %d, fresh %d", what, ra, rb);
+        if (ra == -EPROTO)
+                ASSERT_STREQ(fa, fb);
+        if (ra == 0) {
+                ASSERT_STREQ(a.method, b.method);
+                ASSERT_TRUE(a.oneway == b.oneway && a.more == b.more && a.upgrade == b.upgrade);
+                const char *sa = json_object_to_json_string_ext(a.root, JSON_C_TO_STRING_PLAIN);
+                const char *sb = json_object_to_json_string_ext(b.root, JSON_C_TO_STRING_PLAIN);
+                if (strcmp(sa, sb) != 0)
+                        TEST_FAIL_("%s: trees differ", what);
+                varlink_call_done(&a);
+                varlink_call_done(&b);
+        }
+}
+
+TEST(parser_reuse_same_verdicts)
+{
+        /* Inputs that leave json-c's tokener in the middle of something, then ones that
+         * would go wrong if any of it survived into the next message. */
+        static const char *msgs[] = {
+                "{\"method\":\"a.b.C\",\"parameters\":{\"s\":\"\\ud83d\"}}",
+                "{\"method\":\"a.b.C\",\"parameters\":{\"s\":\"\\ude00\"}}",
+                "{\"method\":\"a.b.C\",\"parameters\":{\"s\":\"\\ud83d\\ude00x\"}}",
+                "{\"method\":\"a.b.C\",\"parameters\":{\"s\":\"\\u0000\"}}",
+                "{\"method\":\"a.b.C\",\"parameters\":{\"s\":\"\\u00e9\\n\\\"\"}}",
+                "{\"method\":\"a.b.C\",\"parameters\":{\"n\":-1.5e+300,\"m\":18446744073709551615}}",
+                "{\"method\":\"a.b.C\",\"parameters\":{\"n\":1e999}}",
+                "{\"method\":\"a.b.C\"",
+                "{\"method\":\"a.b.C\",\"parameters\":{\"x\":tru}}",
+                "{\"method\":\"a.b.C\",\"parameters\":{\"x\":\"",
+                "{\"method\":\"a.b.C\",\"parameters\":{\"x\":[1,2,",
+                "{\"method\":\"a.b.C\",\"parameters\":[]}",
+                "{\"method\":\"a.b.C\",\"more\":1}",
+                "{\"method\":\"a.b.C\",\"method\":\"d.e.F\"}",
+                "{\"method\":\"a.b.C\"}  \r\n\t",
+                "{\"method\":\"a.b.C\"} x",
+                "{\"method\":\"a.b.C\",\"parameters\":{\"x\":\"\xff\"}}",
+                "123",
+                "-0.5e1",
+                "12",
+                "null",
+                "\"str\"",
+                "[]",
+                "{}",
+                "{\"method\":\"a.b.C\",\"oneway\":true,\"parameters\":{\"k\":{\"l\":[null,false]}}}",
+        };
+        VarlinkParser p = {};
+        _cleanup_free_ char *ok = nested(VARLINK_DEFAULT_MAX_DEPTH - 2);
+        _cleanup_free_ char *deep = nested(VARLINK_DEFAULT_MAX_DEPTH - 1);
+        for (unsigned round = 0; round < 3; round++)
+                for (size_t i = 0; i < ELEMENTSOF(msgs); i++)
+                        for (size_t j = 0; j < ELEMENTSOF(msgs); j++) {
+                                parse_both(&p, msgs[i], strlen(msgs[i]), 0, "first");
+                                parse_both(&p, msgs[j], strlen(msgs[j]), 0, "second");
+                                if (round == 1)
+                                        parse_both(&p, deep, strlen(deep), 0, "deep");
+                                if (round == 2)
+                                        parse_both(&p, ok, strlen(ok), 8, "other depth");
+                        }
+        parse_both(&p, ok, strlen(ok), 0, "ok");
+        ASSERT_TRUE(p.tok != NULL && p.depth == VARLINK_DEFAULT_MAX_DEPTH);
+        parse_both(&p, ok, strlen(ok), 8, "too deep for 8");
+        parse_both(&p, msgs[0], strlen(msgs[0]), 8, "depth 8");
+        ASSERT_TRUE(p.tok != NULL && p.depth == 8);
+        parse_both(&p, msgs[0], strlen(msgs[0]), 8, "depth 8 again");
+        parse_both(&p, ok, strlen(ok), 0, "back to the default");
+        ASSERT_TRUE(p.tok != NULL && p.depth == VARLINK_DEFAULT_MAX_DEPTH);
+
+        /* A big message: same result, and the tokener (whose buffer grew) is not kept. */
+        size_t n = 200 * 1024;
+        _cleanup_free_ char *big = malloc(n + 64);
+        ASSERT_TRUE(big != NULL);
+        size_t k = (size_t)snprintf(big, 64, "{\"method\":\"a.b.C\",\"parameters\":{\"s\":\"");
+        memset(big + k, 'a', n);
+        k += n;
+        memcpy(big + k, "\"}}", 4);
+        parse_both(&p, big, strlen(big), 0, "big");
+        ASSERT_TRUE(p.tok == NULL);
+        parse_both(&p, msgs[0], strlen(msgs[0]), 0, "after big");
+        ASSERT_TRUE(p.tok != NULL);
+        varlink_parser_done(&p);
+        ASSERT_TRUE(p.tok == NULL);
+        varlink_parser_done(&p);
+}
+
+/* Every JSONTestSuite test_parsing file, in directory order, through one shared parser:
+ * the same verdict as a fresh tokener for each (skipped when the suite is not there). */
+TEST(parser_reuse_json_test_suite)
+{
+        const char *src = getenv("GUNYAH_SOURCE_DIR");
+        char dirpath[512];
+        snprintf(dirpath, sizeof(dirpath), "%s/../shared/data/JSONTestSuite/test_parsing",
+                 src ? src : "/work/main");
+        DIR *d = opendir(dirpath);
+        if (!d) {
+                snprintf(dirpath, sizeof(dirpath), "/work/shared/data/JSONTestSuite/test_parsing");
+                d = opendir(dirpath);
+        }
+        if (!d) {
+                fprintf(stderr, "JSONTestSuite not found, skipped\n");
+                return;
+        }
+        VarlinkParser p = {};
+        unsigned n = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                char path[1024];
+                snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                ASSERT_TRUE(fd >= 0);
+                static char buf[1024 * 1024];
+                ssize_t len = read(fd, buf, sizeof(buf));
+                close(fd);
+                ASSERT_TRUE(len >= 0);
+                for (unsigned depth = 0; depth <= 2; depth += 2)
+                        parse_both(&p, buf, (size_t)len, depth, de->d_name);
+                n++;
+        }
+        closedir(d);
+        varlink_parser_done(&p);
+        ASSERT_TRUE(n > 300);
 }
 
 TEST_MAIN()
