@@ -145,47 +145,46 @@ bool api_json_present(const ApiField *fields, uint64_t present, const char *name
         return find_field(fields, name, &i) && i < 64 && (present & (UINT64_C(1) << i));
 }
 
-void api_json_add(struct json_object *o, const char *key, struct json_object *v)
+void api_json_add_k(struct json_object *o, const char *key, bool key_const,
+                    struct json_object *v)
 {
-        if (json_object_object_add(o, key, v) < 0)
+        if (json_object_object_add_ex(o, key, v,
+                                      key_const ? JSON_C_OBJECT_ADD_CONSTANT_KEY : 0) < 0)
                 json_object_put(v);
 }
 
-void api_json_add_string(struct json_object *o, const char *key, const char *v)
+void api_json_add_string_k(struct json_object *o, const char *key, bool key_const,
+                           const char *v)
 {
         struct json_object *s = json_object_new_string(v ? v : "");
         if (s)
-                api_json_add(o, key, s);
+                api_json_add_k(o, key, key_const, s);
 }
 
-void api_json_add_nullable_string(struct json_object *o, const char *key, const char *v)
+void api_json_add_nullable_string_k(struct json_object *o, const char *key, bool key_const,
+                                    const char *v)
 {
         if (v)
-                api_json_add_string(o, key, v);
+                api_json_add_string_k(o, key, key_const, v);
         else
-                api_json_add(o, key, NULL);
+                api_json_add_k(o, key, key_const, NULL);
 }
 
-void api_json_add_int(struct json_object *o, const char *key, int64_t v)
+void api_json_add_int_k(struct json_object *o, const char *key, bool key_const, int64_t v)
 {
         struct json_object *i = json_object_new_int64(v);
         if (i)
-                api_json_add(o, key, i);
+                api_json_add_k(o, key, key_const, i);
 }
 
-void api_json_add_uint(struct json_object *o, const char *key, uint64_t v)
+void api_json_add_uint_k(struct json_object *o, const char *key, bool key_const, uint64_t v)
 {
-        api_json_add_int(o, key, (int64_t)MIN(v, (uint64_t)INT64_MAX));
+        api_json_add_int_k(o, key, key_const, (int64_t)MIN(v, (uint64_t)INT64_MAX));
 }
 
-void api_json_add_bool(struct json_object *o, const char *key, bool v)
+void api_json_add_bool_k(struct json_object *o, const char *key, bool key_const, bool v)
 {
         struct json_object *b = json_object_new_boolean(v);
         if (b)
-                api_json_add(o, key, b);
-}
-
-void api_json_add_null(struct json_object *o, const char *key)
-{
-        api_json_add(o, key, NULL);
+                api_json_add_k(o, key, key_const, b);
 }

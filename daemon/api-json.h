@@ -66,12 +66,28 @@ int api_json_dispatch(struct json_object *params, const ApiField *fields, void *
 /* Whether field `name` of the table was present (by bit from api_json_dispatch). */
 bool api_json_present(const ApiField *fields, uint64_t present, const char *name);
 
-/* Small builders that never fail the caller: on allocation failure the key is missing. */
-void api_json_add_string(struct json_object *o, const char *key, const char *v);
-void api_json_add_nullable_string(struct json_object *o, const char *key, const char *v);
-void api_json_add_int(struct json_object *o, const char *key, int64_t v);
-void api_json_add_uint(struct json_object *o, const char *key, uint64_t v); /* capped at INT64_MAX */
-void api_json_add_bool(struct json_object *o, const char *key, bool v);
-void api_json_add_null(struct json_object *o, const char *key);
+/* Small builders that never fail the caller: on allocation failure the key is missing.
+ * A key written as a string literal is kept by pointer (JSON_C_OBJECT_ADD_CONSTANT_KEY), any
+ * other key is copied as json_object_object_add() does: the macros pass
+ * __builtin_constant_p(key), which is true only for a literal (static, never written). The
+ * JSON is the same either way. */
+#define API_JSON_KEY(key) (key), __builtin_constant_p(key)
+void api_json_add_string_k(struct json_object *o, const char *key, bool key_const,
+                           const char *v);
+void api_json_add_nullable_string_k(struct json_object *o, const char *key, bool key_const,
+                                    const char *v);
+void api_json_add_int_k(struct json_object *o, const char *key, bool key_const, int64_t v);
+/* capped at INT64_MAX */
+void api_json_add_uint_k(struct json_object *o, const char *key, bool key_const, uint64_t v);
+void api_json_add_bool_k(struct json_object *o, const char *key, bool key_const, bool v);
 /* Takes ownership of v (NULL adds null). */
-void api_json_add(struct json_object *o, const char *key, struct json_object *v);
+void api_json_add_k(struct json_object *o, const char *key, bool key_const,
+                    struct json_object *v);
+#define api_json_add_string(o, key, v) api_json_add_string_k((o), API_JSON_KEY(key), (v))
+#define api_json_add_nullable_string(o, key, v) \
+        api_json_add_nullable_string_k((o), API_JSON_KEY(key), (v))
+#define api_json_add_int(o, key, v) api_json_add_int_k((o), API_JSON_KEY(key), (v))
+#define api_json_add_uint(o, key, v) api_json_add_uint_k((o), API_JSON_KEY(key), (v))
+#define api_json_add_bool(o, key, v) api_json_add_bool_k((o), API_JSON_KEY(key), (v))
+#define api_json_add_null(o, key) api_json_add_k((o), API_JSON_KEY(key), NULL)
+#define api_json_add(o, key, v) api_json_add_k((o), API_JSON_KEY(key), (v))

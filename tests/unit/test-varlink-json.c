@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "api-json.h"
 #include "test.h"
@@ -121,6 +122,44 @@ TEST(validate_only_and_builders)
         ASSERT_STREQ(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
                      "{\"s\":\"x\",\"n\":null,\"u\":9223372036854775807,\"i\":-1,\"b\":false}");
         json_object_put(o);
+}
+
+/* A literal key is kept by pointer, any other key is copied: a key built in a buffer that
+ * changes afterwards, or passed through a parameter, still names its member. Same JSON as
+ * json_object_object_add(). */
+static void add_through(struct json_object *o, const char *key, int64_t v)
+{
+        api_json_add_int(o, key, v);
+}
+
+TEST(builder_keys)
+{
+        struct json_object *o = json_object_new_object();
+        struct json_object *ref = json_object_new_object();
+        char key[8] = "k1";
+        api_json_add_string(o, "lit", "a");
+        api_json_add_int(o, key, 1);
+        add_through(o, key, 2); /* the same key: replaces the value */
+        strcpy(key, "k2");
+        add_through(o, key, 3);
+        strcpy(key, "zz");
+        api_json_add(o, "lit", json_object_new_string("b"));
+        api_json_add_null(o, "nul");
+        json_object_object_add(ref, "lit", json_object_new_string("b"));
+        json_object_object_add(ref, "k1", json_object_new_int64(2));
+        json_object_object_add(ref, "k2", json_object_new_int64(3));
+        json_object_object_add(ref, "nul", NULL);
+        ASSERT_STREQ(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                     "{\"lit\":\"b\",\"k1\":2,\"k2\":3,\"nul\":null}");
+        ASSERT_STREQ(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                     json_object_to_json_string_ext(ref, JSON_C_TO_STRING_PLAIN));
+        struct json_object *copy = NULL;
+        ASSERT_OK(json_object_deep_copy(o, &copy, NULL));
+        json_object_put(o);
+        ASSERT_STREQ(json_object_to_json_string_ext(copy, JSON_C_TO_STRING_PLAIN),
+                     json_object_to_json_string_ext(ref, JSON_C_TO_STRING_PLAIN));
+        json_object_put(copy);
+        json_object_put(ref);
 }
 
 TEST_MAIN()
