@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,15 +102,36 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Latency sampler: ListVMs on its own connection at jittered intervals, uncorrelated with
- * the event generator, until stop is set. */
+ * the event generator, until stop is set. Every other sample is a control instead: the same
+ * round trip to a trivial echo process (echo_fd), so the figures show how much of a p99 is
+ * the machine (scheduling two vCPUs among the load) rather than gunyahd. */
 typedef struct Sampler {
         const char *api;
         uint64_t *lat;
         unsigned max, n;
+        uint64_t *echo_lat; /* same capacity */
+        unsigned n_echo;
+        int echo_fd;
         uint64_t rng;
         volatile bool stop;
         int error;
 } Sampler;
+
+static int echo_round_trip(int fd)
+{
+        static const char msg[] = "{\"method\":\"io.gunyah.Manager.ListVMs\"}";
+        char buf[sizeof(msg)];
+        size_t got = 0;
+        if (write(fd, msg, sizeof(msg)) != (ssize_t)sizeof(msg))
+                return -EIO;
+        while (got < sizeof(msg)) {
+                ssize_t n = read(fd, buf + got, sizeof(msg) - got);
+                if (n <= 0)
+                        return -EIO;
+                got += (size_t)n;
+        }
+        return 0;
+}
 
 static void *sampler_main(void *arg)
 {
@@ -119,20 +141,56 @@ static void *sampler_main(void *arg)
                 sp->error = -1;
                 return NULL;
         }
-        while (!sp->stop && sp->n < sp->max) {
+        for (unsigned i = 0; !sp->stop && sp->n < sp->max; i++) {
                 uint64_t t = rel_now_usec();
-                if (rel_call(c, "io.gunyah.Manager.ListVMs", NULL, false, REL_CALL_TIMEOUT_MS, NULL, NULL) < 0) {
-                        sp->error = -1;
-                        break;
+                if (i % 2 && sp->echo_fd >= 0) {
+                        if (echo_round_trip(sp->echo_fd) < 0) {
+                                sp->error = -3;
+                                break;
+                        }
+                        sp->echo_lat[sp->n_echo++] = rel_now_usec() - t;
+                } else {
+                        if (rel_call(c, "io.gunyah.Manager.ListVMs", NULL, false, REL_CALL_TIMEOUT_MS,
+                                     NULL, NULL) < 0) {
+                                sp->error = -1;
+                                break;
+                        }
+                        sp->lat[sp->n++] = rel_now_usec() - t;
                 }
-                sp->lat[sp->n++] = rel_now_usec() - t;
                 rel_sleep_ms(5 + rel_rand_below(&sp->rng, 20));
         }
         rel_conn_free(c);
         return NULL;
 }
 
-/* Run a sampler of n samples to the end; its p50 and p99 in microseconds. */
+/* The control peer: a process that writes back what it reads (ends at EOF). */
+static pid_t echo_spawn(int *ret_fd)
+{
+        int sv[2];
+        REL_ASSERT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
+        pid_t pid = fork();
+        REL_ASSERT(pid >= 0, "fork");
+        if (pid == 0) {
+                char buf[4096];
+                close(sv[0]);
+                for (;;) {
+                        ssize_t n = read(sv[1], buf, sizeof(buf));
+                        if (n <= 0 || write(sv[1], buf, (size_t)n) != n)
+                                _exit(0);
+                }
+        }
+        close(sv[1]);
+        *ret_fd = sv[0];
+        return pid;
+}
+
+static uint64_t pct(uint64_t *v, unsigned n, unsigned p)
+{
+        qsort(v, n, sizeof(uint64_t), cmp_u64);
+        return n ? v[(n * p) / 100 < n ? (n * p) / 100 : n - 1] : 0;
+}
+
+/* Run a sampler to the end; its p50 and p99 in microseconds. */
 static uint64_t sample_p99(Sampler *sp, uint64_t *ret_p50)
 {
         pthread_t t;
@@ -140,9 +198,8 @@ static uint64_t sample_p99(Sampler *sp, uint64_t *ret_p50)
         pthread_join(t, NULL);
         REL_ASSERT(sp->error == 0 && sp->n >= 20, "latency sampler failed (%d, %u samples)", sp->error,
                    sp->n);
-        qsort(sp->lat, sp->n, sizeof(uint64_t), cmp_u64);
-        *ret_p50 = sp->lat[sp->n / 2];
-        return sp->lat[(sp->n * 99) / 100];
+        *ret_p50 = pct(sp->lat, sp->n, 50);
+        return pct(sp->lat, sp->n, 99);
 }
 
 /* The child: open its connections as uid, report, relay events until told to stop. */
@@ -280,7 +337,7 @@ int main(int argc, char **argv)
         unsigned events_target = a.count ? a.count : a.full ? 16000 : 1500;
         const unsigned rate = 200; /* events per second */
         unsigned samples = a.full ? 4000 : 300;
-        unsigned idle_samples = a.full ? 1000 : 100;
+        unsigned idle_samples = a.full ? 600 : 100;
         printf("test-rel-load: %s mode, seed %" PRIu64 ", %u connections, %u subscribers (%u silent), "
                "%u status events\n", a.full ? "full" : "short", a.seed, N_CONNS, N_MONITORS, N_SILENT,
                events_target);
@@ -303,12 +360,19 @@ int main(int argc, char **argv)
          * running. Back-to-back calls would keep both CPUs awake and give a figure that the
          * paced sampler under load cannot be compared with (on this VM a paced call pays the
          * wake-up of an idle vCPU: p50 ~130 us against ~35 us back to back). */
+        int echo_fd = -1;
+        pid_t echo_pid = echo_spawn(&echo_fd);
         Sampler idle = { .api = s->api_path, .lat = calloc(idle_samples, sizeof(uint64_t)),
-                         .max = idle_samples, .rng = a.seed ^ 0x5a5a };
+                         .max = idle_samples, .echo_lat = calloc(idle_samples, sizeof(uint64_t)),
+                         .echo_fd = echo_fd, .rng = a.seed ^ 0x5a5a };
         uint64_t idle50, idle99 = sample_p99(&idle, &idle50);
+        uint64_t echo_idle50 = pct(idle.echo_lat, idle.n_echo, 50);
+        uint64_t echo_idle99 = pct(idle.echo_lat, idle.n_echo, 99);
         free(idle.lat);
+        free(idle.echo_lat);
         printf("idle: ListVMs p50 %" PRIu64 " us, p99 %" PRIu64 " us (%u samples, 5-25 ms apart); "
-               "gunyahd RSS %ld KiB\n", idle50, idle99, idle_samples, rss0);
+               "control (echo process, same pacing) p50 %" PRIu64 " us, p99 %" PRIu64 " us; "
+               "gunyahd RSS %ld KiB\n", idle50, idle99, idle_samples, echo_idle50, echo_idle99, rss0);
 
         Child ch[N_CHILDREN];
         unsigned idle_left = N_CONNS - N_MONITORS, mon_left = N_MONITORS, silent_left = N_SILENT;
@@ -359,6 +423,7 @@ int main(int argc, char **argv)
         uint64_t t0 = rel_now_usec();
         long cpu0 = cpu_ms(s->daemon);
         Sampler sp = { .api = s->api_path, .lat = calloc(samples, sizeof(uint64_t)), .max = samples,
+                       .echo_lat = calloc(samples, sizeof(uint64_t)), .echo_fd = echo_fd,
                        .rng = a.seed };
         pthread_t sampler;
         REL_ASSERT(pthread_create(&sampler, NULL, sampler_main, &sp) == 0, "pthread_create");
@@ -386,6 +451,11 @@ int main(int argc, char **argv)
         qsort(lat, nlat, sizeof(uint64_t), cmp_u64);
         uint64_t load50 = lat[nlat / 2], load99 = lat[(nlat * 99) / 100];
         free(lat);
+        uint64_t echo_load50 = pct(sp.echo_lat, sp.n_echo, 50), echo_load99 = pct(sp.echo_lat, sp.n_echo, 99);
+        free(sp.echo_lat);
+        close(echo_fd);
+        kill(echo_pid, SIGKILL);
+        waitpid(echo_pid, NULL, 0);
         long rss2 = rss_kib(s->daemon);
         REL_ASSERT(rel_daemon_alive(s), "gunyahd died under load");
         /* The RM keeps at most 256 pending notifications and drops the oldest past that
@@ -428,6 +498,10 @@ int main(int argc, char **argv)
         printf("load: ListVMs p50 %" PRIu64 " us, p99 %" PRIu64 " us (idle p99 %" PRIu64
                " us, ratio %.2f); gunyahd RSS %ld KiB -> %ld KiB -> %ld KiB\n", load50, load99, idle99,
                (double)load99 / (double)(idle99 ? idle99 : 1), rss0, rss1, rss2);
+        printf("load: control (echo process, same pacing) p50 %" PRIu64 " us, p99 %" PRIu64
+               " us (idle p99 %" PRIu64 " us, ratio %.2f): what the machine alone does to a round "
+               "trip under this load\n", echo_load50, echo_load99, echo_idle99,
+               (double)echo_load99 / (double)(echo_idle99 ? echo_idle99 : 1));
         REL_ASSERT(readers_closed == 0, "gunyahd disconnected %u reading subscribers", readers_closed);
         /* one vm-rm-status event per SetGuestStatus the daemon was sent, plus those of the
          * start/stop cycles */
