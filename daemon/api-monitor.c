@@ -79,6 +79,22 @@ static void monitor_undirty(Monitor *mon)
         mon->dirty = false;
 }
 
+/* Put mon at the end of the line of subscribers with events to send (no-op if in it). */
+static void monitor_dirty(Monitor *mon)
+{
+        ApiManager *am = mon->am;
+
+        if (mon->dirty)
+                return;
+        mon->dirty = true;
+        mon->dirty_prev = am->monitor_dirty_tail;
+        if (am->monitor_dirty_tail)
+                am->monitor_dirty_tail->dirty_next = mon;
+        else
+                am->monitor_dirty_head = mon;
+        am->monitor_dirty_tail = mon;
+}
+
 static void monitor_free(Monitor *mon)
 {
         monitor_undirty(mon);
@@ -212,16 +228,8 @@ static int monitor_drain(sd_event_source *source, void *userdata)
         while (am->monitor_dirty_head && budget > 0) {
                 Monitor *mon = am->monitor_dirty_head;
                 monitor_undirty(mon);
-                if (monitor_deliver(mon, &budget) && !mon->gone && mon->sent < mon->pending) {
-                        /* out of budget: back in line behind the others */
-                        mon->dirty = true;
-                        mon->dirty_prev = am->monitor_dirty_tail;
-                        if (am->monitor_dirty_tail)
-                                am->monitor_dirty_tail->dirty_next = mon;
-                        else
-                                am->monitor_dirty_head = mon;
-                        am->monitor_dirty_tail = mon;
-                }
+                if (monitor_deliver(mon, &budget) && !mon->gone && mon->sent < mon->pending)
+                        monitor_dirty(mon); /* out of budget: back in line behind the others */
         }
         if (!am->monitor_dirty_head)
                 (void)sd_event_source_set_enabled(source, SD_EVENT_OFF);
@@ -255,15 +263,7 @@ static void monitor_on_event(const Event *ev, void *userdata)
                 (void)monitor_deliver(mon, &budget);
                 return;
         }
-        if (!mon->dirty) {
-                mon->dirty = true;
-                mon->dirty_prev = am->monitor_dirty_tail;
-                if (am->monitor_dirty_tail)
-                        am->monitor_dirty_tail->dirty_next = mon;
-                else
-                        am->monitor_dirty_head = mon;
-                am->monitor_dirty_tail = mon;
-        }
+        monitor_dirty(mon);
         (void)sd_event_source_set_enabled(am->monitor_drain, SD_EVENT_ON);
 }
 
