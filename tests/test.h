@@ -5,6 +5,7 @@
  * ends with TEST_MAIN(). Assertions print file:line and the values, then abort the test
  * program (so ctest reports the failure). Output ends with "N passed, N failed".
  */
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,3 +95,20 @@ extern unsigned test_count_;
                 printf("%u passed, 0 failed\n", run);                                          \
                 return run > 0 ? 0 : 1;                                                        \
         }
+
+/* JSONTestSuite's test_parsing directory: shared/data beside the checkout (found from
+ * GUNYAH_SOURCE_DIR), else /work/shared/data. The opened directory or NULL; path holds the
+ * last name tried. */
+static inline DIR *test_open_json_test_suite(char *path, size_t size)
+{
+        const char *src = getenv("GUNYAH_SOURCE_DIR");
+        DIR *d;
+
+        snprintf(path, size, "%s/../shared/data/JSONTestSuite/test_parsing", src ? src : "/work/main");
+        d = opendir(path);
+        if (!d) {
+                snprintf(path, size, "/work/shared/data/JSONTestSuite/test_parsing");
+                d = opendir(path);
+        }
+        return d;
+}

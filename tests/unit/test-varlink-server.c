@@ -799,15 +799,8 @@ TEST(authorization_numeric_gid)
  * i_ either way; the server serves on after each. */
 TEST(json_test_suite)
 {
-        const char *src = getenv("GUNYAH_SOURCE_DIR");
         char dirpath[512];
-        snprintf(dirpath, sizeof(dirpath), "%s/../shared/data/JSONTestSuite/test_parsing",
-                 src ? src : "/work/main");
-        DIR *d = opendir(dirpath);
-        if (!d) {
-                snprintf(dirpath, sizeof(dirpath), "/work/shared/data/JSONTestSuite/test_parsing");
-                d = opendir(dirpath);
-        }
+        DIR *d = test_open_json_test_suite(dirpath, sizeof(dirpath));
         ASSERT_TRUE(d != NULL);
         Fixture f;
         fixture_setup(&f, NULL);

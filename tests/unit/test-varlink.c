@@ -515,22 +515,13 @@ TEST(parser_reuse_same_verdicts)
 }
 
 /* Every JSONTestSuite test_parsing file, in directory order, through one shared parser:
- * the same verdict as a fresh tokener for each (skipped when the suite is not there). */
+ * the same verdict as a fresh tokener for each. */
 TEST(parser_reuse_json_test_suite)
 {
-        const char *src = getenv("GUNYAH_SOURCE_DIR");
         char dirpath[512];
-        snprintf(dirpath, sizeof(dirpath), "%s/../shared/data/JSONTestSuite/test_parsing",
-                 src ? src : "/work/main");
-        DIR *d = opendir(dirpath);
-        if (!d) {
-                snprintf(dirpath, sizeof(dirpath), "/work/shared/data/JSONTestSuite/test_parsing");
-                d = opendir(dirpath);
-        }
-        if (!d) {
-                fprintf(stderr, "JSONTestSuite not found, skipped\n");
-                return;
-        }
+        DIR *d = test_open_json_test_suite(dirpath, sizeof(dirpath));
+        if (!d)
+                TEST_FAIL_("JSONTestSuite not found (tried %s)", dirpath);
         VarlinkParser p = {};
         unsigned n = 0;
         struct dirent *de;
