@@ -32,6 +32,24 @@ typedef struct ApiOut {
         char data[];
 } ApiOut;
 
+/* The server's two FIFO lists of connections (to run on the next loop turn, to flush at the
+ * end of a pass). A queued connection holds a reference; its link says whether it is in. */
+typedef enum ApiConnListKind {
+        API_CONN_LIST_PENDING,
+        API_CONN_LIST_FLUSH,
+        _API_CONN_LIST_MAX,
+} ApiConnListKind;
+
+typedef struct ApiConnLink {
+        bool queued;
+        ApiConn *next;
+} ApiConnLink;
+
+typedef struct ApiConnList {
+        ApiConnListKind kind;
+        ApiConn *head, *tail;
+} ApiConnList;
+
 struct ApiConn {
         unsigned n_ref;
         ApiServer *server;
@@ -39,10 +57,7 @@ struct ApiConn {
         int fd;
         uint32_t events;        /* mask in the server's epoll set (EPOLLIN, EPOLLOUT) */
         bool in_epoll;          /* fd is in the server's epoll set */
-        bool pending;           /* on the server's pending list (holds a reference) */
-        ApiConn *pending_next;
-        bool flush_pending;     /* on the server's flush list (holds a reference) */
-        ApiConn *flush_next;
+        ApiConnLink links[_API_CONN_LIST_MAX]; /* on the server's pending / flush list */
         ApiPeer peer;
         VarlinkBuffer in;
         uint64_t in_total;      /* bytes received on the stream */
@@ -93,11 +108,11 @@ struct ApiServer {
         sd_event_source *conns_io;
         /* Connections to run on the next loop turn whatever their fd says: a call completed
          * outside conn_process(), or whole messages left over when a pass's budget ran out. */
-        ApiConn *pending_head, *pending_tail;
+        ApiConnList pending;
         sd_event_source *pending_src;
         /* While a pass runs, replies are held and these connections send them at its end. */
         bool in_pass;
-        ApiConn *flush_head, *flush_tail;
+        ApiConnList flush;
         /* One json-c tokener for every connection's calls (a message is parsed whole). */
         VarlinkParser parser;
 };

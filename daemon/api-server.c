@@ -242,17 +242,48 @@ static int conn_release_held(ApiConn *c)
         return conn_write(c, TAKE_PTR(c->held), len);
 }
 
+/* Append c to l with a reference; false if it was in l already. */
+static bool conn_list_push(ApiConnList *l, ApiConn *c)
+{
+        ApiConnLink *link = &c->links[l->kind];
+
+        if (link->queued)
+                return false;
+        link->queued = true;
+        conn_ref(c);
+        if (l->tail)
+                l->tail->links[l->kind].next = c;
+        else
+                l->head = c;
+        l->tail = c;
+        return true;
+}
+
+/* Take the first connection off l; the caller owns the list's reference. NULL if empty. */
+static ApiConn *conn_list_pop(ApiConnList *l)
+{
+        ApiConn *c = l->head;
+
+        if (!c)
+                return NULL;
+        l->head = c->links[l->kind].next;
+        if (!l->head)
+                l->tail = NULL;
+        c->links[l->kind] = (ApiConnLink){};
+        return c;
+}
+
+static void conn_list_clear(ApiConnList *l)
+{
+        ApiConn *c;
+
+        while ((c = conn_list_pop(l)))
+                conn_unref(c); /* the list's reference */
+}
+
 static void server_flush_later(ApiServer *s, ApiConn *c)
 {
-        if (c->flush_pending)
-                return;
-        c->flush_pending = true;
-        conn_ref(c);
-        if (s->flush_tail)
-                s->flush_tail->flush_next = c;
-        else
-                s->flush_head = c;
-        s->flush_tail = c;
+        (void)conn_list_push(&s->flush, c);
 }
 
 /* As conn_write(); during a pass, a reply with nothing ahead of it is held (not copied) and
@@ -814,7 +845,7 @@ static void conn_settle(ApiConn *c)
 {
         if (c->closed)
                 return;
-        if (c->eof && !c->pending && !c->current && (!c->out_bytes || c->output_dead))
+        if (c->eof && !c->links[API_CONN_LIST_PENDING].queued && !c->current && (!c->out_bytes || c->output_dead))
                 conn_close(c);
         else
                 conn_update_events(c);
@@ -971,14 +1002,10 @@ static void server_pass_begin(ApiServer *s)
 /* Send the replies held during the pass, then settle their connections. */
 static void server_pass_end(ApiServer *s)
 {
+        ApiConn *c;
+
         s->in_pass = false;
-        while (s->flush_head) {
-                ApiConn *c = s->flush_head;
-                s->flush_head = c->flush_next;
-                if (!s->flush_head)
-                        s->flush_tail = NULL;
-                c->flush_next = NULL;
-                c->flush_pending = false;
+        while ((c = conn_list_pop(&s->flush))) {
                 if (!c->closed) {
                         if (conn_release_held(c) == -ENOMEM) {
                                 log_error("API: out of memory for a reply, closing the connection");
@@ -1020,15 +1047,12 @@ static int server_on_conns(sd_event_source *src, int fd, uint32_t revents, void 
 static int server_on_pending(sd_event_source *src, void *userdata)
 {
         ApiServer *s = userdata;
-        ApiConn *list = s->pending_head;
+        ApiConnList turn = s->pending;
+        ApiConn *c;
 
-        s->pending_head = s->pending_tail = NULL;
+        s->pending = (ApiConnList){ .kind = API_CONN_LIST_PENDING };
         server_pass_begin(s);
-        while (list) {
-                ApiConn *c = list;
-                list = c->pending_next;
-                c->pending_next = NULL;
-                c->pending = false;
+        while ((c = conn_list_pop(&turn))) {
                 if (!c->closed)
                         conn_process(c);
                 conn_unref(c); /* the list's reference */
@@ -1043,17 +1067,11 @@ static void conn_kick(ApiConn *c)
 {
         ApiServer *s = c->server;
 
-        if (c->closed || c->pending || !s->pending_src)
+        if (c->closed || !s->pending_src)
                 return;
-        c->pending = true;
-        conn_ref(c);
-        if (s->pending_tail)
-                s->pending_tail->pending_next = c;
-        else {
-                s->pending_head = c;
+        bool was_empty = !s->pending.head;
+        if (conn_list_push(&s->pending, c) && was_empty)
                 (void)sd_event_source_set_enabled(s->pending_src, SD_EVENT_ONESHOT);
-        }
-        s->pending_tail = c;
 }
 
 static void conn_update_events(ApiConn *c)
@@ -1273,6 +1291,8 @@ int api_server_new(sd_event *event, const ApiServerOptions *opts, ApiServer **re
                 return -ENOMEM;
         s->event = sd_event_ref(event);
         s->epoll_fd = -1;
+        s->pending.kind = API_CONN_LIST_PENDING;
+        s->flush.kind = API_CONN_LIST_FLUSH;
         s->opts = *o;
         if (!s->opts.max_message)
                 s->opts.max_message = VARLINK_DEFAULT_MAX_MESSAGE;
@@ -1323,23 +1343,9 @@ ApiServer *api_server_free(ApiServer *s)
                 return NULL;
         while (s->conns)
                 conn_close(s->conns);
-        while (s->pending_head) {
-                ApiConn *c = s->pending_head;
-                s->pending_head = c->pending_next;
-                c->pending_next = NULL;
-                c->pending = false;
-                conn_unref(c); /* the list's reference */
-        }
-        s->pending_tail = NULL;
+        conn_list_clear(&s->pending);
         s->in_pass = false;
-        while (s->flush_head) {
-                ApiConn *c = s->flush_head;
-                s->flush_head = c->flush_next;
-                c->flush_next = NULL;
-                c->flush_pending = false;
-                conn_unref(c); /* the list's reference */
-        }
-        s->flush_tail = NULL;
+        conn_list_clear(&s->flush);
         s->conns_io = sd_event_source_disable_unref(s->conns_io);
         s->pending_src = sd_event_source_disable_unref(s->pending_src);
         if (s->epoll_fd >= 0)
