@@ -60,6 +60,16 @@ static void attr_eq(const RmAttrEntry *a, const RmAttrEntry *b, size_t n)
                 CHECK(a[i].attr == b[i].attr && a[i].vmid == b[i].vmid);
 }
 
+/* The ACL, SGL and attribute lists of two decoded MEM_* messages are the same. */
+#define MEM_LISTS_EQ(a, b)                                                                     \
+        do {                                                                                   \
+                CHECK((a).n_acl == (b).n_acl && (a).n_sgl == (b).n_sgl &&                      \
+                      (a).n_attr == (b).n_attr);                                               \
+                acl_eq((a).acl, (b).acl, (a).n_acl);                                           \
+                sgl_eq((a).sgl, (b).sgl, (a).n_sgl);                                           \
+                attr_eq((a).attr, (b).attr, (a).n_attr);                                       \
+        } while (0)
+
 static void f_vmid_req(const uint8_t *p, size_t n, bool strict)
 {
         RmVmidReq a, b;
@@ -214,11 +224,8 @@ static void f_mem_create(const uint8_t *p, size_t n)
         size_t k = reencode(rm_encode_mem_create(enc, sizeof(enc), &a));
         CHECK(rm_decode_mem_create(enc, k, &b) == 0);
         CHECK(a.mem_type == b.mem_type && a.flags == b.flags && a.label == b.label);
-        CHECK(a.n_acl == b.n_acl && a.n_sgl == b.n_sgl && a.n_attr == b.n_attr);
         CHECK(b.has_attr_list);
-        acl_eq(a.acl, b.acl, a.n_acl);
-        sgl_eq(a.sgl, b.sgl, a.n_sgl);
-        attr_eq(a.attr, b.attr, a.n_attr);
+        MEM_LISTS_EQ(a, b);
 }
 
 static void f_mem_lookup_sgl(const uint8_t *p, size_t n)
@@ -232,10 +239,7 @@ static void f_mem_lookup_sgl(const uint8_t *p, size_t n)
         size_t k = reencode(rm_encode_mem_lookup_sgl(enc, sizeof(enc), &a));
         CHECK(rm_decode_mem_lookup_sgl(enc, k, &b) == 0);
         CHECK(a.mem_type == b.mem_type && a.label == b.label);
-        CHECK(a.n_acl == b.n_acl && a.n_sgl == b.n_sgl && a.n_attr == b.n_attr);
-        acl_eq(a.acl, b.acl, a.n_acl);
-        sgl_eq(a.sgl, b.sgl, a.n_sgl);
-        attr_eq(a.attr, b.attr, a.n_attr);
+        MEM_LISTS_EQ(a, b);
 }
 
 static void f_mem_lookup_sgl_reply(const uint8_t *p, size_t n)
@@ -278,10 +282,7 @@ static void f_mem_accept(const uint8_t *p, size_t n)
         CHECK(rm_decode_mem_accept(enc, k, &b) == 0);
         CHECK(a.handle == b.handle && a.mem_type == b.mem_type && a.trans_type == b.trans_type &&
               a.flags == b.flags && a.label == b.label && a.map_vmid == b.map_vmid);
-        CHECK(a.n_acl == b.n_acl && a.n_sgl == b.n_sgl && a.n_attr == b.n_attr);
-        acl_eq(a.acl, b.acl, a.n_acl);
-        sgl_eq(a.sgl, b.sgl, a.n_sgl);
-        attr_eq(a.attr, b.attr, a.n_attr);
+        MEM_LISTS_EQ(a, b);
 }
 
 static void f_mem_accept_reply(const uint8_t *p, size_t n)
