@@ -115,7 +115,8 @@ static void monitor_disconnect(ApiCall *call, void *userdata)
 }
 
 /* The reply text of a cached event is serialized once: every later serialization of the
- * parameters object (one per subscriber, inside varlink_format_reply()) copies it. */
+ * parameters object (one per subscriber; the API server's reply writer hands a value with
+ * userdata to json-c, api-server.c) copies it. */
 typedef struct CachedText {
         size_t len;
         char text[];
@@ -152,7 +153,7 @@ static struct json_object *monitor_event_params(ApiManager *am, const Event *ev)
         api_json_add_string(o, "cursor", json_object_get_string(json_object_object_get(e, "cursor")));
         api_json_add(o, "event", e);
         size_t len;
-        /* the flags varlink_format_reply() serializes with */
+        /* the flags every reply is serialized with (api-server.c, protocol/varlink.c) */
         const char *text = json_object_to_json_string_length(
                 o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
         CachedText *t = text ? malloc(sizeof(*t) + len + 1) : NULL;
