@@ -681,6 +681,51 @@ TEST(extents_irregular_lists_round_trip)
         free(json);
 }
 
+/* The runtime record is printed without json-c (store.c): the exact text json-c's
+ * JSON_C_TO_STRING_PLAIN gave for the same record, escapes included (a name that is not a
+ * valid VM name still has to come out as valid JSON). */
+TEST(runtime_record_text_is_exact)
+{
+        static PoolExtent r[] = {
+                { 0x80000000, 4096 }, { 0x80002000, 4096 }, { 0x80004000, 4096 },
+                { 0x80006000, 4096 }, { 0x80400000, 4096 }, { 0x80500000, 4096 },
+                { 0x80600000, 4096 },
+        };
+        StoreParcel p[3] = {
+                { .handle = 100, .sgl = r, .n_sgl = 2 },
+                { .handle = 101, .label = 7, .guest_offset = UINT64_C(1) << 40, .accepted = true,
+                  .sgl = r, .n_sgl = 3 },
+                { .handle = UINT32_MAX, .label = 14, .guest_offset = UINT64_C(2) << 40,
+                  .pending = true, .sgl = r, .n_sgl = 4 },
+        };
+        StoreRuntime rt = { .name = (char *)"we\"ird\\n\x01/\t", .vmid = 8, .rm_status = 3,
+                            .boot = STORE_BOOT_OPEN_RM, .parcels = p, .n_parcels = 3,
+                            .ranges = r, .n_ranges = ELEMENTSOF(r) };
+        StoreRuntime empty = { .name = (char *)"dp", .vmid = 5, .boot = STORE_BOOT_V17 };
+        char *json = NULL;
+
+        memcpy(rt.host_boot, "01234567-89ab-cdef-0123-456789abcdef", STORE_BOOT_ID_LEN + 1);
+        ASSERT_OK(store_runtime_to_json(&rt, &json));
+        ASSERT_STREQ(json,
+                     "{\"version\":2,\"kind\":\"runtime\",\"name\":\"we\\\"ird\\\\n\\u0001\\/\\t\","
+                     "\"vmid\":8,\"rm_status\":3,\"boot\":\"open-rm\","
+                     "\"host_boot\":\"01234567-89ab-cdef-0123-456789abcdef\",\"parcels\":["
+                     "{\"handle\":100,\"label\":0,\"guest_offset\":0,\"accepted\":false,"
+                     "\"sgl\":[[2147483648,4096,2,8192]]},"
+                     "{\"handle\":101,\"label\":7,\"guest_offset\":1099511627776,\"accepted\":true,"
+                     "\"sgl\":[[2147483648,4096,3,8192]]},"
+                     "{\"handle\":4294967295,\"label\":14,\"guest_offset\":2199023255552,"
+                     "\"accepted\":false,\"pending\":true,\"sgl\":[[2147483648,4096,4,8192]]}],"
+                     "\"ranges\":[[2147483648,4096,4,8192],[2151677952,4096,3,1048576]]}");
+        free(json);
+        ASSERT_OK(store_runtime_to_json(&empty, &json));
+        ASSERT_STREQ(json, "{\"version\":2,\"kind\":\"runtime\",\"name\":\"dp\",\"vmid\":5,"
+                           "\"rm_status\":0,\"boot\":\"v17\",\"parcels\":[],\"ranges\":[]}");
+        free(json);
+        empty.boot = _STORE_BOOT_INVALID;
+        ASSERT_EQ(store_runtime_to_json(&empty, &json), -EINVAL);
+}
+
 #define RT_HEAD(v) "{\"version\":" #v ",\"kind\":\"runtime\",\"name\":\"a\",\"vmid\":128,\"rm_status\":3,\"boot\":\"v17\","
 #define RT_PARCEL(sgl) "\"parcels\":[{\"handle\":1,\"label\":0,\"guest_offset\":0,\"accepted\":false,\"sgl\":" sgl "}],"
 
