@@ -11,7 +11,8 @@
  *
  * Durability follows what a record describes. A persistent VM's definition must outlive the
  * host boot: it is fsync'd (the temp file before the rename, the directory after it), and so
- * is its deletion. Runtime records and the definitions of transient VMs describe what the RM
+ * is its deletion (on the store's syncer thread: the name is gone at once, the fsync follows
+off the event loop). Runtime records and the definitions of transient VMs describe what the RM
  * holds in this boot only (VMIDs, memparcel handles, pool ranges, a VM that ends with the
  * boot): the page cache keeps them across a crash of the daemon, which is the only crash
  * they must survive, since a crash of the host kernel or a power cut ends the RM's state
@@ -121,9 +122,12 @@ static inline void store_freep(Store **s)
 /* Atomically (re)write a record. The config / record is validated first (-EINVAL). */
 int store_save_definition(Store *s, const VmConfig *c);
 int store_save_runtime(Store *s, const StoreRuntime *r);
-/* Remove a record (a definition's removal is fsync'd). -ENOENT if absent. */
+/* Remove a record. -ENOENT if absent. A definition leaves its name at once; its unlink and
+ * the fsync of definitions/ follow on the store's syncer thread (store.c). */
 int store_delete_definition(Store *s, const char *name);
 int store_delete_runtime(Store *s, const char *name);
+/* Wait until every deletion handed to the syncer is unlinked and fsync'd. */
+void store_sync(Store *s);
 /* Load every record; removes stale temp files; quarantines bad ones. Fails only on I/O
  * errors of the directories themselves or -ENOMEM. */
 int store_load(Store *s, StoreLoad *ret);

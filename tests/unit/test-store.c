@@ -385,6 +385,7 @@ TEST(durability_follows_the_record)
         ASSERT_EQ(store_fsyncs_for_test() - before, 0);
         before = store_fsyncs_for_test();
         ASSERT_OK(store_delete_definition(s, "transient"));
+        store_sync(s); /* the deletion's fsync is the syncer's */
         ASSERT_EQ(store_fsyncs_for_test() - before, 1);
         /* the unsynced writes are still whole records (rename over, no temp file left) */
         ASSERT_EQ(count_entries(dir, "runtime"), 1);
@@ -396,6 +397,53 @@ TEST(durability_follows_the_record)
         store_load_done(&l);
         vm_config_done(&a);
         vm_config_done(&t);
+        store_free(s);
+        rm_rf(dir);
+        free(dir);
+}
+
+/* DestroyVM does not wait for the disk: the definition leaves its name at once and the
+ * syncer thread unlinks it and fsyncs definitions/, once per batch. A new definition under
+ * the same name, written before the syncer ran, is never the one it removes. */
+TEST(definition_deletion_leaves_the_name_at_once)
+{
+        char *dir = make_dir();
+        Store *s = NULL;
+        StoreLoad l;
+        VmConfig a, b;
+        unsigned before;
+
+        ASSERT_OK(store_open(&s, dir));
+        def(&a, "gone");
+        def(&b, "again");
+        ASSERT_OK(store_save_definition(s, &a));
+        ASSERT_OK(store_save_definition(s, &b));
+        for (int round = 0; round < 50; round++) {
+                before = store_fsyncs_for_test();
+                ASSERT_OK(store_delete_definition(s, "again"));
+                ASSERT_TRUE(!exists(dir, "definitions/again.json"));
+                ASSERT_EQ(store_delete_definition(s, "again"), -ENOENT);
+                b.vcpus = 1 + (unsigned)round % 8;
+                ASSERT_OK(store_save_definition(s, &b)); /* the name is free again */
+                if (round % 10 == 0) {
+                        store_sync(s);
+                        /* the deletion's fsync, and the new definition's two */
+                        ASSERT_TRUE(store_fsyncs_for_test() - before >= 3);
+                }
+        }
+        ASSERT_OK(store_delete_definition(s, "gone"));
+        store_free(s); /* drains the syncer */
+        ASSERT_EQ(count_entries(dir, "definitions"), 1); /* no set-aside file left */
+
+        ASSERT_OK(store_open(&s, dir));
+        ASSERT_OK(store_load(s, &l));
+        ASSERT_EQ(l.n_definitions, 1);
+        ASSERT_STREQ(l.definitions[0].name, "again");
+        ASSERT_EQ(l.definitions[0].vcpus, 1 + 49 % 8);
+        ASSERT_EQ(l.n_quarantined, 0);
+        store_load_done(&l);
+        vm_config_done(&a);
+        vm_config_done(&b);
         store_free(s);
         rm_rf(dir);
         free(dir);
