@@ -110,9 +110,13 @@ struct ApiServer {
          * outside conn_process(), or whole messages left over when a pass's budget ran out. */
         ApiConnList pending;
         sd_event_source *pending_src;
-        /* While a pass runs, replies are held and these connections send them at its end. */
+        /* While a pass runs, replies are held and these connections send them at its end.
+         * Stream notifications made outside a pass (a StartVM's progress, written from the RM
+         * link's handler) are held the same way and sent by flush_src on the next loop turn,
+         * after the handler's own RM request went out. */
         bool in_pass;
         ApiConnList flush;
+        sd_event_source *flush_src;
         /* One json-c tokener for every connection's calls (a message is parsed whole). */
         VarlinkParser parser;
 };

@@ -289,8 +289,11 @@ static void server_flush_later(ApiServer *s, ApiConn *c)
 /* As conn_write(); during a pass, a reply with nothing ahead of it is held (not copied) and
  * sent at the end of the pass. Further replies of the same connection in the pass (pipelined
  * calls, stream notifications) are appended to it up to HELD_MAX bytes, so they leave in
- * one send; past that the held ones are sent first, so order holds. */
-static int conn_queue(ApiConn *c, char *data, size_t len)
+ * one send; past that the held ones are sent first, so order holds. A stream notification
+ * outside a pass (later) is held until flush_src runs on the next loop turn: the handler
+ * that made it (an RM reply's, say) first sends what it sends next, and the client's
+ * wake-up no longer stands between the daemon and the RM (docs/performance.md). */
+static int conn_queue(ApiConn *c, char *data, size_t len, bool later)
 {
         ApiServer *s = c->server;
 
@@ -298,7 +301,10 @@ static int conn_queue(ApiConn *c, char *data, size_t len)
                 free(data);
                 return c->closed ? -ENOTCONN : 0;
         }
-        if (s->in_pass && !c->held && !c->out_head) {
+        bool hold = s->in_pass;
+        if (!hold && later && s->flush_src && !c->held && !c->out_head)
+                hold = sd_event_source_set_enabled(s->flush_src, SD_EVENT_ONESHOT) >= 0;
+        if (hold && !c->held && !c->out_head) {
                 c->held = data;
                 c->held_len = len;
                 c->out_bytes += len;
@@ -586,7 +592,7 @@ static int call_send(ApiCall *call, struct json_object *parameters, const char *
                 }
                 size_t len;
                 char *m = reply_format(p, error, continues, &len);
-                r = m ? conn_queue(c, m, len) : -ENOMEM;
+                r = m ? conn_queue(c, m, len, continues) : -ENOMEM;
                 if (r == -ENOMEM) {
                         log_error("API: out of memory for a reply, closing the connection");
                         conn_close(c);
@@ -1017,6 +1023,12 @@ static void server_pass_end(ApiServer *s)
         }
 }
 
+static int server_on_flush(sd_event_source *src, void *userdata)
+{
+        server_pass_end(userdata);
+        return 0;
+}
+
 static int server_on_conns(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
         ApiServer *s = userdata;
@@ -1328,6 +1340,10 @@ int api_server_new(sd_event *event, const ApiServerOptions *opts, ApiServer **re
         if (r >= 0)
                 r = sd_event_source_set_enabled(s->pending_src, SD_EVENT_OFF);
         if (r >= 0)
+                r = sd_event_add_defer(s->event, &s->flush_src, server_on_flush, s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->flush_src, SD_EVENT_OFF);
+        if (r >= 0)
                 r = api_service_register(s);
         if (r < 0) {
                 api_server_free(s);
@@ -1348,6 +1364,7 @@ ApiServer *api_server_free(ApiServer *s)
         conn_list_clear(&s->flush);
         s->conns_io = sd_event_source_disable_unref(s->conns_io);
         s->pending_src = sd_event_source_disable_unref(s->pending_src);
+        s->flush_src = sd_event_source_disable_unref(s->flush_src);
         if (s->epoll_fd >= 0)
                 close(s->epoll_fd);
         while (s->listeners) {
