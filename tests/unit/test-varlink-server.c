@@ -84,6 +84,34 @@ static int method_stream(ApiCall *call, struct json_object *parameters, void *us
         return api_call_reply(call, o);
 }
 
+/* A stream whose events come from a timer (outside any pass of the server), as a StartVM's
+ * progress comes from the RM link's handler. */
+static unsigned later_fired;
+
+static int later_fire(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        ApiCall *call = userdata;
+        for (int i = 0; i < 3; i++) {
+                struct json_object *o = json_object_new_object();
+                api_json_add_int(o, "i", i);
+                ASSERT_OK(api_call_notify(call, o));
+        }
+        struct json_object *o = json_object_new_object();
+        api_json_add_int(o, "i", 3);
+        ASSERT_OK(api_call_reply(call, o));
+        api_call_unref(call);
+        sd_event_source_disable_unref(s);
+        later_fired++;
+        return 0;
+}
+
+static int method_timed_stream(ApiCall *call, struct json_object *parameters, void *userdata)
+{
+        sd_event *e = userdata;
+        return sd_event_add_time_relative(e, NULL, CLOCK_MONOTONIC, 1000, 0, later_fire,
+                                          api_call_ref(call));
+}
+
 /* A stream that never ends: 64 KiB per event, an event every millisecond, until the
  * server gives up on the client. */
 typedef struct Flood {
@@ -155,6 +183,7 @@ static const ApiMethod test_methods[] = {
         { "Admin", method_admin, API_METHOD_ADMIN, NULL },
         { "Async", method_async, 0, NULL },
         { "Stream", method_stream, API_METHOD_STREAMS | API_METHOD_REQUIRES_MORE, NULL },
+        { "TimedStream", method_timed_stream, API_METHOD_STREAMS | API_METHOD_REQUIRES_MORE, NULL },
         { "Flood", method_flood, API_METHOD_STREAMS | API_METHOD_REQUIRES_MORE, NULL },
         { "ReadFd", method_read_fd, 0, NULL },
         { "Fail", method_fail, 0, NULL },
@@ -609,6 +638,42 @@ TEST(synchronous_reply_in_one_turn)
                 ASSERT_STREQ(test_param_string(&r, "text"), "t");
                 varlink_reply_done(&r);
                 ASSERT_EQ(api_server_queued_bytes(f.s), 0);
+        }
+        test_client_done(&c);
+        fixture_teardown(&f);
+}
+
+static bool later_fired_is(void *userdata)
+{
+        return later_fired == *(unsigned *)userdata;
+}
+
+/* Notifications made outside a pass (a timer here, the RM link's handler in gunyahd) are
+ * not written by the handler that makes them: they wait for the next loop turn, so what the
+ * handler sends next (an RM request) leaves before the client is woken. Then they all leave
+ * at once, the final reply with them, in order. */
+TEST(notifications_outside_a_pass_leave_on_the_next_turn)
+{
+        Fixture f;
+        fixture_setup(&f, NULL);
+        TestClient c;
+        client_open(&f, &c);
+        later_fired = 0;
+        ASSERT_OK(test_send_msg(f.e, &c, "{\"method\":\"org.example.test.TimedStream\",\"more\":true}"));
+        unsigned want = 1;
+        ASSERT_TRUE(test_pump_until(f.e, later_fired_is, &want));
+        struct pollfd p = { .fd = c.fd, .events = POLLIN };
+        ASSERT_EQ(poll(&p, 1, 0), 0); /* held */
+        ASSERT_TRUE(api_server_queued_bytes(f.s) > 0);
+        ASSERT_EQ(sd_event_run(f.e, 0), 1); /* the flush */
+        ASSERT_EQ(poll(&p, 1, 0), 1);
+        ASSERT_EQ(api_server_queued_bytes(f.s), 0);
+        for (int i = 0; i < 4; i++) {
+                VarlinkReply r;
+                ASSERT_EQ(test_recv_reply(f.e, &c, &r), 1);
+                ASSERT_EQ(test_param_int(&r, "i"), i);
+                ASSERT_EQ(r.continues, i < 3);
+                varlink_reply_done(&r);
         }
         test_client_done(&c);
         fixture_teardown(&f);
