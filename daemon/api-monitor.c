@@ -177,7 +177,7 @@ static int monitor_send(Monitor *mon, const Event *ev)
         struct json_object *o = monitor_event_params(mon->am, ev);
         if (!o)
                 return -ENOMEM;
-        return api_call_notify(mon->call, o);
+        return api_call_notify_now(mon->call, o);
 }
 
 /* Send what mon has pending, at most *budget events. Returns false when mon is freed. */

@@ -571,7 +571,7 @@ static char *reply_format(struct json_object *parameters, const char *error, boo
 }
 
 static int call_send(ApiCall *call, struct json_object *parameters, const char *error,
-                     bool continues)
+                     bool continues, bool later)
 {
         _cleanup_(json_object_putp) struct json_object *p = parameters;
         if (call->completed)
@@ -592,7 +592,7 @@ static int call_send(ApiCall *call, struct json_object *parameters, const char *
                 }
                 size_t len;
                 char *m = reply_format(p, error, continues, &len);
-                r = m ? conn_queue(c, m, len, continues) : -ENOMEM;
+                r = m ? conn_queue(c, m, len, later) : -ENOMEM;
                 if (r == -ENOMEM) {
                         log_error("API: out of memory for a reply, closing the connection");
                         conn_close(c);
@@ -605,17 +605,22 @@ static int call_send(ApiCall *call, struct json_object *parameters, const char *
 
 int api_call_reply(ApiCall *c, struct json_object *parameters)
 {
-        return call_send(c, parameters, NULL, false);
+        return call_send(c, parameters, NULL, false, false);
 }
 
 int api_call_notify(ApiCall *c, struct json_object *parameters)
 {
-        return call_send(c, parameters, NULL, true);
+        return call_send(c, parameters, NULL, true, true);
+}
+
+int api_call_notify_now(ApiCall *c, struct json_object *parameters)
+{
+        return call_send(c, parameters, NULL, true, false);
 }
 
 int api_call_error(ApiCall *c, const char *error, struct json_object *parameters)
 {
-        return call_send(c, parameters, error, false);
+        return call_send(c, parameters, error, false, false);
 }
 
 int api_call_error_errno(ApiCall *c, int error, const struct ApiErrorDetail *detail)

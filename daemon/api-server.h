@@ -169,6 +169,10 @@ void api_call_set_disconnect(ApiCall *c, ApiCallDisconnectFn fn, void *userdata)
  */
 int api_call_reply(ApiCall *c, struct json_object *parameters);
 int api_call_notify(ApiCall *c, struct json_object *parameters);
+/* Outside a pass an intermediate reply waits for the next loop turn, so that what its
+ * handler sends next leaves first (api-server.c). This one leaves in this turn: for handlers
+ * with nothing to send after it (the Monitor fan-out, which runs below all other work). */
+int api_call_notify_now(ApiCall *c, struct json_object *parameters);
 int api_call_error(ApiCall *c, const char *error, struct json_object *parameters);
 /* Error from errno via api_error_from_errno() (detail may be NULL). */
 struct ApiErrorDetail;
