@@ -90,6 +90,33 @@ static int wait_fault_event(gunyahctl *mon, const char *vm)
         }
 }
 
+/* Wait for the guest of vm to reach os RUN (its last boot step): the simulated guest walks
+ * EARLY_BOOT -> BOOT -> RUN one pace (5 ms) apart after VM_START, and each step is an RM
+ * notification, a record write and a Monitor event. Faults raised meanwhile would share the
+ * daemon's, the simulator's and this process's time with that traffic, which the baseline's
+ * twin simulator (no VM) never has: both sides are measured on a settled system. */
+static int wait_guest_running(gunyahctl *mon, const char *vm)
+{
+        for (;;) {
+                char *ev = NULL;
+                int r = gunyahctl_monitor_next(mon, 10000000, &ev);
+                if (r <= 0)
+                        return r < 0 ? r : -ECONNRESET;
+                struct json_object *o = json_tokener_parse(ev), *e, *k, *v, *d;
+                free(ev);
+                bool done = o && json_object_object_get_ex(o, "event", &e) &&
+                            json_object_object_get_ex(e, "kind", &k) &&
+                            !strcmp(json_object_get_string(k), "vm-rm-status") &&
+                            json_object_object_get_ex(e, "vm", &v) &&
+                            !strcmp(json_object_get_string(v), vm) &&
+                            json_object_object_get_ex(e, "details", &d) &&
+                            strstr(json_object_get_string(d), "os RUN");
+                json_object_put(o);
+                if (done)
+                        return 0;
+        }
+}
+
 typedef struct Twin {
         SimClient *sim;
         BareProbe p;
@@ -146,6 +173,8 @@ void fig_paging(void)
                 r = vm_create(h, name, 128u << 20, true);
                 if (r >= 0)
                         r = gunyahctl_start_vm(h, name, NULL, NULL, NULL);
+                if (r >= 0)
+                        r = wait_guest_running(mon, name);
                 if (r >= 0)
                         r = vm_layout(h, name, &vmid, &start, &end);
                 if (r < 0) {
