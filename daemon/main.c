@@ -169,6 +169,7 @@ static int run(Daemon *d, int argc, char *argv[])
         mo.pool_size = d->opts.pool_size;
         mo.pool_device = d->opts.pool_device;
         mo.state_dir = d->opts.state_dir;
+        mo.runtime_dir = d->opts.runtime_dir;
         mo.image_dir = d->opts.image_dir;
         mo.rpc_timeout_usec = d->opts.rpc_timeout_usec;
         mo.stop_timeout_usec = d->opts.stop_timeout_usec;

@@ -126,7 +126,7 @@ struct Vm {
 
 struct Manager {
         sd_event *event;
-        char *rm_device, *rm_socket, *pool_file, *state_dir, *image_dir;
+        char *rm_device, *rm_socket, *pool_file, *state_dir, *runtime_dir, *image_dir;
         int rm_fd;
         uint64_t pool_ipa, pool_size;
         uint64_t rpc_timeout_usec, stop_timeout_usec;

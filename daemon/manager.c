@@ -698,6 +698,16 @@ int manager_new(sd_event *event, const ManagerOptions *o, Manager **ret)
             strdup_opt(o->state_dir ? o->state_dir : MANAGER_DEFAULT_STATE_DIR, &m->state_dir) < 0 ||
             strdup_opt(o->image_dir, &m->image_dir) < 0)
                 return -ENOMEM;
+        if (o->runtime_dir) {
+                if (strdup_opt(o->runtime_dir, &m->runtime_dir) < 0)
+                        return -ENOMEM;
+        } else {
+                /* systemd's RuntimeDirectory= (gunyahd.service): "a:b" for several */
+                const char *env = getenv("RUNTIME_DIRECTORY");
+                if (env && *env == '/' &&
+                    !(m->runtime_dir = strndup(env, strcspn(env, ":"))))
+                        return -ENOMEM;
+        }
         if (n_links == 0 && !(m->rm_device = strdup("/dev/gunyah")))
                 return -ENOMEM;
         m->rm_fd = o->rm_fd;
@@ -731,9 +741,11 @@ int manager_new(sd_event *event, const ManagerOptions *o, Manager **ret)
                 if (r < 0)
                         return log_error_errno(r, "Cannot open the pool %s: %m", m->pool_file);
         }
-        r = store_open(&m->store, m->state_dir);
+        r = store_open(&m->store, m->state_dir, m->runtime_dir);
         if (r < 0)
-                return log_error_errno(r, "Cannot open the state directory %s: %m", m->state_dir);
+                return log_error_errno(r, "Cannot open the state directory %s%s%s: %m",
+                                       m->state_dir, m->runtime_dir ? " or the runtime directory " : "",
+                                       m->runtime_dir ? m->runtime_dir : "");
         if (m->image_dir) {
                 m->image_dir_fd = open(m->image_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (m->image_dir_fd < 0)
@@ -798,6 +810,7 @@ Manager *manager_free(Manager *m)
         free(m->rm_socket);
         free(m->pool_file);
         free(m->state_dir);
+        free(m->runtime_dir);
         free(m->image_dir);
         sd_event_unref(m->event);
         free(m);
@@ -842,8 +855,10 @@ int manager_start(Manager *m, ManagerReadyFn ready, void *userdata)
                 return log_error_errno(r, "Cannot start the RM link (%s): %m",
                                        rm_link_describe(m->link));
         m->started = true;
-        log_info("Manager started: RM link %s, pool %s at 0x%" PRIx64 " (%" PRIu64 " MiB), state %s",
+        log_info("Manager started: RM link %s, pool %s at 0x%" PRIx64 " (%" PRIu64 " MiB), state %s, "
+                 "runtime records %s%s",
                  rm_link_describe(m->link), m->pool_file, m->pool_ipa, m->pool_size >> 20,
-                 m->state_dir);
+                 m->state_dir, m->runtime_dir ? m->runtime_dir : m->state_dir,
+                 m->runtime_dir ? "/records" : "/runtime");
         return 0;
 }

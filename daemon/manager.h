@@ -65,6 +65,9 @@ typedef struct ManagerOptions {
         uint64_t pool_size;
         bool pool_device;
         const char *state_dir;      /* NULL = MANAGER_DEFAULT_STATE_DIR */
+        /* Runtime records (this boot's RM state): NULL = systemd's $RUNTIME_DIRECTORY (its
+         * first entry) when set, else <state_dir>/runtime as before. */
+        const char *runtime_dir;
         const char *image_dir;      /* kernel/initrd paths of VmConfig are relative to it
                                      * (opened with RESOLVE_BENEATH); NULL = only fds */
         uint64_t rpc_timeout_usec;  /* 0 = default */

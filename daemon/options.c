@@ -28,6 +28,7 @@ static const OptionDef option_table[] = {
         { "rm-fd", OPT_FD, OFF(rm_fd), "N     RM over an inherited message fd" },
         { "pool", OPT_POOL, 0, "FILE:IPA:SIZE | device  host memory pool" },
         { "state-dir", OPT_STRING, OFF(state_dir), "DIR   persistent state (default /var/lib/gunyahd)" },
+        { "runtime-dir", OPT_STRING, OFF(runtime_dir), "DIR   records of this boot's VMs (default $RUNTIME_DIRECTORY, else STATE-DIR/runtime)" },
         { "image-dir", OPT_STRING, OFF(image_dir), "DIR   kernels and initrds clients may name" },
         { "api-socket", OPT_STRING, OFF(api_socket), "PATH  Varlink socket (default " OPTIONS_DEFAULT_API_SOCKET ")" },
         { "admin-group", OPT_STRING, OFF(admin_group), "NAME  group (or decimal GID) allowed to change state (default gunyah)" },
@@ -47,6 +48,7 @@ void options_done(Options *o)
         free(o->rm_socket);
         free(o->pool_file);
         free(o->state_dir);
+        free(o->runtime_dir);
         free(o->image_dir);
         free(o->api_socket);
         free(o->admin_group);

@@ -24,6 +24,7 @@ typedef struct Options {
         uint64_t pool_ipa, pool_size;
         bool pool_device;  /* --pool device */
         char *state_dir;
+        char *runtime_dir;
         char *image_dir;
         char *api_socket;
         char *admin_group;

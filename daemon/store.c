@@ -24,6 +24,7 @@
 #define STORE_JSON_DEPTH 8
 #define DIR_DEFINITIONS "definitions"
 #define DIR_RUNTIME "runtime"
+#define DIR_RECORDS "records" /* in a runtime directory of its own */
 #define DIR_QUARANTINE "quarantine"
 #define TMP_PREFIX ".tmp-"
 
@@ -32,6 +33,9 @@ struct Store {
         int def_fd;
         int run_fd;
         int quar_fd;
+        int run_quar_fd; /* quarantine of runtime records: <runtime dir>/quarantine, or -1 for
+                          * quar_fd (runtime records kept in the state directory) */
+        int legacy_fd;   /* <dir>/runtime of an earlier gunyahd, moved at load; -1 if none */
         char boot_id[STORE_BOOT_ID_LEN + 1]; /* this host boot's id, "" if unknown */
         /* The syncer thread: unlinks the definitions store_delete_definition() set aside and
          * fsyncs definitions/ once per batch, off the event loop. Started at the first
@@ -1101,11 +1105,13 @@ Store *store_free(Store *s)
         closep(&s->def_fd);
         closep(&s->run_fd);
         closep(&s->quar_fd);
+        closep(&s->run_quar_fd);
+        closep(&s->legacy_fd);
         free(s);
         return NULL;
 }
 
-int store_open(Store **ret, const char *dir)
+int store_open(Store **ret, const char *dir, const char *runtime_dir)
 {
         _cleanup_(store_freep) Store *s = NULL;
 
@@ -1117,16 +1123,36 @@ int store_open(Store **ret, const char *dir)
         pthread_mutex_init(&s->lock, NULL);
         pthread_cond_init(&s->wake, NULL);
         pthread_cond_init(&s->idle, NULL);
-        s->def_fd = s->run_fd = s->quar_fd = -1;
+        s->def_fd = s->run_fd = s->quar_fd = s->run_quar_fd = s->legacy_fd = -1;
         s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (s->dir_fd < 0)
                 return -errno;
         s->def_fd = open_subdir(s->dir_fd, DIR_DEFINITIONS);
         if (s->def_fd < 0)
                 return s->def_fd;
-        s->run_fd = open_subdir(s->dir_fd, DIR_RUNTIME);
-        if (s->run_fd < 0)
-                return s->run_fd;
+        if (runtime_dir) {
+                _cleanup_close_ int rt = -1;
+
+                if (mkdir(runtime_dir, 0700) < 0 && errno != EEXIST)
+                        return -errno;
+                rt = open(runtime_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (rt < 0)
+                        return -errno;
+                s->run_fd = open_subdir(rt, DIR_RECORDS);
+                if (s->run_fd < 0)
+                        return s->run_fd;
+                s->run_quar_fd = open_subdir(rt, DIR_QUARANTINE);
+                if (s->run_quar_fd < 0)
+                        return s->run_quar_fd;
+                s->legacy_fd = openat(s->dir_fd, DIR_RUNTIME,
+                                      O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                if (s->legacy_fd < 0 && errno != ENOENT)
+                        return -errno;
+        } else {
+                s->run_fd = open_subdir(s->dir_fd, DIR_RUNTIME);
+                if (s->run_fd < 0)
+                        return s->run_fd;
+        }
         s->quar_fd = open_subdir(s->dir_fd, DIR_QUARANTINE);
         if (s->quar_fd < 0)
                 return s->quar_fd;
@@ -1285,8 +1311,9 @@ static int push_quarantined(StoreLoad *l, const char *sub, const char *file, con
         return 0;
 }
 
-/* Move dir/file to quarantine/<sub>-<file>[.N] without replacing anything there. */
-static int quarantine(Store *s, int dirfd, const char *sub, const char *file)
+/* Move dir/file to the quarantine directory to_fd as <sub>-<file>[.N] without replacing
+ * anything there. */
+static int quarantine(int to_fd, int dirfd, const char *sub, const char *file)
 {
         char dst[512];
 
@@ -1295,8 +1322,8 @@ static int quarantine(Store *s, int dirfd, const char *sub, const char *file)
                         snprintf(dst, sizeof(dst), "%s-%s", sub, file);
                 else
                         snprintf(dst, sizeof(dst), "%s-%s.%u", sub, file, i);
-                if (renameat2(dirfd, file, s->quar_fd, dst, RENAME_NOREPLACE) == 0) {
-                        (void)fsync_counted(s->quar_fd);
+                if (renameat2(dirfd, file, to_fd, dst, RENAME_NOREPLACE) == 0) {
+                        (void)fsync_counted(to_fd);
                         (void)fsync_counted(dirfd);
                         return 0;
                 }
@@ -1406,6 +1433,7 @@ static int load_one(Store *s, StoreLoad *l, bool definitions, const char *file,
 static int load_dir(Store *s, StoreLoad *l, bool definitions)
 {
         int dirfd = definitions ? s->def_fd : s->run_fd;
+        int to_fd = definitions || s->run_quar_fd < 0 ? s->quar_fd : s->run_quar_fd;
         const char *sub = definitions ? DIR_DEFINITIONS : DIR_RUNTIME;
         char **names = NULL;
         size_t n = 0;
@@ -1427,17 +1455,82 @@ static int load_dir(Store *s, StoreLoad *l, bool definitions)
                 if (r == -EBADMSG) {
                         r = push_quarantined(l, sub, names[i], why ? why : "invalid record");
                         if (r >= 0)
-                                (void)quarantine(s, dirfd, sub, names[i]);
+                                (void)quarantine(to_fd, dirfd, sub, names[i]);
                 } else if (r < 0 && r != -ENOMEM) {
                         /* unreadable: report and quarantine, never fatal */
                         r = push_quarantined(l, sub, names[i], strerror(-r));
                         if (r >= 0)
-                                (void)quarantine(s, dirfd, sub, names[i]);
+                                (void)quarantine(to_fd, dirfd, sub, names[i]);
                 }
         }
         for (size_t i = 0; i < n; i++)
                 free(names[i]);
         free(names);
+        return r;
+}
+
+/* Runtime records that an earlier gunyahd kept in <dir>/runtime move to the runtime
+ * directory (a restart after an upgrade, VMs running): a rename, or a copy across file
+ * systems (/run is tmpfs). A record whose name is taken there already, or that cannot be
+ * moved, goes to the state directory's quarantine. Anything but "*.json" regular files and
+ * interrupted writes is left where it is. */
+static int migrate_legacy_runtime(Store *s, StoreLoad *l)
+{
+        char **names = NULL;
+        size_t n = 0;
+        int r;
+
+        if (s->legacy_fd < 0)
+                return 0;
+        r = list_dir(s->legacy_fd, &names, &n);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                const char *f = names[i], *why = NULL;
+                size_t flen = strlen(f);
+                struct stat st;
+
+                if (strncmp(f, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
+                        (void)unlinkat(s->legacy_fd, f, 0);
+                        continue;
+                }
+                if (flen < 6 || strcmp(f + flen - 5, ".json") != 0 ||
+                    fstatat(s->legacy_fd, f, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if (renameat2(s->legacy_fd, f, s->run_fd, f, RENAME_NOREPLACE) == 0)
+                        continue;
+                int e = errno;
+                if (e == EEXIST ||
+                    (e == EXDEV && faccessat(s->run_fd, f, F_OK, AT_SYMLINK_NOFOLLOW) == 0))
+                        why = "a record of the same name is in the runtime directory";
+                else if (e == EXDEV) {
+                        _cleanup_free_ char *buf = NULL;
+                        size_t len = 0;
+                        int k = read_record(s->legacy_fd, f, &buf, &len, &why);
+
+                        if (k >= 0)
+                                k = store_write_atomic(s->run_fd, f, buf, len, false);
+                        if (k >= 0) {
+                                (void)unlinkat(s->legacy_fd, f, 0);
+                                continue;
+                        }
+                        if (k == -ENOMEM)
+                                r = k;
+                        else if (!why)
+                                why = "cannot be copied to the runtime directory";
+                } else
+                        why = "cannot be moved to the runtime directory";
+                if (r >= 0)
+                        r = push_quarantined(l, DIR_RUNTIME, f, why);
+                if (r >= 0)
+                        (void)quarantine(s->quar_fd, s->legacy_fd, DIR_RUNTIME, f);
+        }
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        if (r >= 0) {
+                (void)unlinkat(s->dir_fd, DIR_RUNTIME, AT_REMOVEDIR); /* when empty */
+                closep(&s->legacy_fd);
+                s->legacy_fd = -1;
+        }
         return r;
 }
 
@@ -1447,6 +1540,11 @@ int store_load(Store *s, StoreLoad *ret)
         int r;
 
         store_sync(s); /* no deletion in flight while the directory is read */
+        r = migrate_legacy_runtime(s, &l);
+        if (r < 0) {
+                store_load_done(&l);
+                return r;
+        }
         r = load_dir(s, &l, true);
         if (r >= 0)
                 r = load_dir(s, &l, false);

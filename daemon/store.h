@@ -3,7 +3,8 @@
 /*
  * Store: persisted state under the state directory, one JSON document per file.
  *   <dir>/definitions/<name>.json   VM definition (VmConfig)
- *   <dir>/runtime/<name>.json       runtime record (VMID, RM status, parcels, pool ranges)
+ *   <dir>/runtime/<name>.json       runtime record (VMID, RM status, parcels, pool ranges),
+ *                                   or <runtime_dir>/records/<name>.json (store_open())
  *   <dir>/quarantine/               records that failed to load, moved aside
  * Every write is atomic: a temp file in the same directory, rename over the record. A crash
  * of the daemon at any point leaves the old record or the new one, plus possibly a stale
@@ -110,8 +111,12 @@ typedef struct StoreLoad {
 } StoreLoad;
 void store_load_done(StoreLoad *l);
 
-/* Open (creating dir, definitions/, runtime/, quarantine/ with mode 0700 if missing). */
-int store_open(Store **ret, const char *dir);
+/* Open (creating dir, definitions/, runtime/, quarantine/ with mode 0700 if missing).
+ * With runtime_dir, runtime records live in <runtime_dir>/records and bad ones go to
+ * <runtime_dir>/quarantine (both created 0700): a directory on tmpfs (/run) that ends with the
+ * host boot like the RM state they describe, so no record write touches a disk; records an
+ * earlier gunyahd left in <dir>/runtime are moved there by store_load(). */
+int store_open(Store **ret, const char *dir, const char *runtime_dir);
 Store *store_free(Store *s); /* NULL-safe, returns NULL */
 static inline void store_freep(Store **s)
 {

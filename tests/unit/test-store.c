@@ -276,7 +276,7 @@ TEST(save_load_delete)
         VmConfig a, b;
         StoreRuntime rt;
 
-        ASSERT_OK(store_open(&s, dir));
+        ASSERT_OK(store_open(&s, dir, NULL));
         ASSERT_TRUE(exists(dir, "definitions") && exists(dir, "runtime") &&
                     exists(dir, "quarantine"));
         def(&a, "alpha");
@@ -290,7 +290,7 @@ TEST(save_load_delete)
         ASSERT_OK(store_save_definition(s, &a));
         store_free(s);
 
-        ASSERT_OK(store_open(&s, dir));
+        ASSERT_OK(store_open(&s, dir, NULL));
         ASSERT_OK(store_load(s, &l));
         ASSERT_EQ(l.n_definitions, 2);
         ASSERT_STREQ(l.definitions[0].name, "alpha"); /* sorted by file name */
@@ -331,7 +331,7 @@ TEST(crash_before_rename_keeps_old_record)
         StoreLoad l;
         VmConfig a;
 
-        ASSERT_OK(store_open(&s, dir));
+        ASSERT_OK(store_open(&s, dir, NULL));
         def(&a, "gamma");
         ASSERT_OK(store_save_definition(s, &a));
         a.vcpus = 16;
@@ -342,7 +342,7 @@ TEST(crash_before_rename_keeps_old_record)
         ASSERT_EQ(count_entries(dir, "definitions"), 2);
         store_free(s);
 
-        ASSERT_OK(store_open(&s, dir));
+        ASSERT_OK(store_open(&s, dir, NULL));
         ASSERT_OK(store_load(s, &l));
         ASSERT_EQ(l.n_definitions, 1);
         ASSERT_EQ(l.definitions[0].vcpus, 4);
@@ -368,7 +368,7 @@ TEST(durability_follows_the_record)
         StoreRuntime rt;
         unsigned before;
 
-        ASSERT_OK(store_open(&s, dir));
+        ASSERT_OK(store_open(&s, dir, NULL));
         def(&a, "kept");
         def(&t, "transient");
         t.persistent = false;
@@ -413,7 +413,7 @@ TEST(definition_deletion_leaves_the_name_at_once)
         VmConfig a, b;
         unsigned before;
 
-        ASSERT_OK(store_open(&s, dir));
+        ASSERT_OK(store_open(&s, dir, NULL));
         def(&a, "gone");
         def(&b, "again");
         ASSERT_OK(store_save_definition(s, &a));
@@ -435,7 +435,7 @@ TEST(definition_deletion_leaves_the_name_at_once)
         store_free(s); /* drains the syncer */
         ASSERT_EQ(count_entries(dir, "definitions"), 1); /* no set-aside file left */
 
-        ASSERT_OK(store_open(&s, dir));
+        ASSERT_OK(store_open(&s, dir, NULL));
         ASSERT_OK(store_load(s, &l));
         ASSERT_EQ(l.n_definitions, 1);
         ASSERT_STREQ(l.definitions[0].name, "again");
@@ -447,6 +447,89 @@ TEST(definition_deletion_leaves_the_name_at_once)
         store_free(s);
         rm_rf(dir);
         free(dir);
+}
+
+/* With a runtime directory (systemd's RuntimeDirectory=, on /run), runtime records live in
+ * <rt>/records and bad ones go to <rt>/quarantine; definitions stay in the state directory.
+ * Records an earlier gunyahd left in <state>/runtime move over at load: renamed on the same
+ * file system, copied across (state on disk, /run on tmpfs); one whose name is taken in the
+ * runtime directory goes to the state quarantine; other files are left alone. */
+static void runtime_directory_case(const char *rt_parent)
+{
+        char *dir = make_dir(), rt[256], *rtp = strdup(rt_parent);
+        Store *s = NULL;
+        StoreLoad l;
+        VmConfig a;
+        StoreRuntime r1, r2;
+
+        ASSERT_TRUE(mkdtemp(rtp) != NULL);
+        snprintf(rt, sizeof(rt), "%s/gunyahd", rtp);
+        /* what an earlier gunyahd left: two records, an interrupted write, a stray file */
+        ASSERT_OK(store_open(&s, dir, NULL));
+        runtime(&r1, "moved");
+        ASSERT_OK(store_save_runtime(s, &r1));
+        runtime(&r2, "clash");
+        ASSERT_OK(store_save_runtime(s, &r2));
+        store_free(s);
+        write_file(dir, "runtime", ".tmp-moved.json-1-1", "{", 1);
+        write_file(dir, "runtime", "notes.txt", "x", 1);
+
+        ASSERT_OK(store_open(&s, dir, rt));
+        ASSERT_TRUE(exists(rt, "records") && exists(rt, "quarantine"));
+        r2.vmid = 0x81; /* the runtime directory's own record of "clash" wins */
+        ASSERT_OK(store_save_runtime(s, &r2));
+        def(&a, "moved");
+        ASSERT_OK(store_save_definition(s, &a));
+        ASSERT_OK(store_load(s, &l));
+        ASSERT_EQ(l.n_definitions, 1);
+        ASSERT_EQ(l.n_runtimes, 2);
+        ASSERT_STREQ(l.runtimes[0].name, "clash");
+        ASSERT_EQ(l.runtimes[0].vmid, 0x81);
+        ASSERT_STREQ(l.runtimes[1].name, "moved");
+        ASSERT_EQ(l.runtimes[1].n_parcels, 2);
+        ASSERT_EQ(l.n_quarantined, 1);
+        ASSERT_STREQ(l.quarantined[0].file, "runtime/clash.json");
+        ASSERT_STREQ(l.quarantined[0].reason, "a record of the same name is in the runtime directory");
+        store_load_done(&l);
+        ASSERT_TRUE(exists(rt, "records/moved.json") && exists(rt, "records/clash.json"));
+        ASSERT_TRUE(exists(dir, "quarantine/runtime-clash.json"));
+        ASSERT_TRUE(!exists(dir, "runtime/moved.json") && !exists(dir, "runtime/.tmp-moved.json-1-1"));
+        ASSERT_TRUE(exists(dir, "runtime/notes.txt")); /* not ours to judge: left */
+        ASSERT_EQ(count_entries(dir, "definitions"), 1);
+
+        /* from now on: writes, deletions and quarantine all in the runtime directory */
+        ASSERT_OK(store_save_runtime(s, &r1));
+        ASSERT_OK(store_delete_runtime(s, "clash"));
+        ASSERT_TRUE(!exists(rt, "records/clash.json"));
+        write_file(rt, "records", "bad.json", "[]", 2);
+        ASSERT_OK(store_load(s, &l));
+        ASSERT_EQ(l.n_runtimes, 1);
+        ASSERT_EQ(l.n_quarantined, 1);
+        store_load_done(&l);
+        ASSERT_TRUE(exists(rt, "quarantine/runtime-bad.json"));
+        ASSERT_TRUE(!exists(dir, "quarantine/runtime-bad.json"));
+        store_free(s);
+        vm_config_done(&a);
+        rm_rf(dir);
+        rm_rf(rtp);
+        free(dir);
+        free(rtp);
+}
+
+TEST(runtime_directory_same_file_system)
+{
+        runtime_directory_case("/tmp/test-store-rt-XXXXXX");
+}
+
+TEST(runtime_directory_on_another_file_system)
+{
+        struct stat a, b;
+
+        /* /dev/shm is tmpfs where it exists; on one file system the rename path is taken */
+        if (stat("/dev/shm", &b) < 0 || stat("/tmp", &a) < 0 || a.st_dev == b.st_dev)
+                printf("/dev/shm and /tmp share a file system: the copy path is not exercised\n");
+        runtime_directory_case(access("/dev/shm", W_OK) == 0 ? "/dev/shm/test-store-rt-XXXXXX"
+                                                             : "/tmp/test-store-rt-XXXXXX");
 }
 
 /* A runtime record names the host boot it was written in; after a reboot the VMIDs and
@@ -461,7 +544,7 @@ TEST(runtime_records_of_an_earlier_boot_are_quarantined)
         StoreRuntime rt, back;
         const char *why = NULL;
 
-        ASSERT_OK(store_open(&s, dir));
+        ASSERT_OK(store_open(&s, dir, NULL));
         /* the real boot id was read at open: saving and loading in one boot keeps it */
         runtime(&rt, "same");
         ASSERT_OK(store_save_runtime(s, &rt));
@@ -538,7 +621,7 @@ TEST(corrupt_records_are_quarantined)
         char *json = NULL;
         int fd;
 
-        ASSERT_OK(store_open(&s, dir));
+        ASSERT_OK(store_open(&s, dir, NULL));
         def(&a, "good");
         ASSERT_OK(store_save_definition(s, &a));
         ASSERT_OK(store_definition_to_json(&a, &json));
@@ -645,7 +728,7 @@ static size_t round_trip_extents(size_t n)
         size_t len;
         double t0, t1;
 
-        ASSERT_OK(store_open(&s, dir));
+        ASSERT_OK(store_open(&s, dir, NULL));
         t0 = now_ms();
         ASSERT_OK(store_save_runtime(s, &rt));
         t1 = now_ms();
@@ -867,7 +950,7 @@ static int full_fs_child(const char *dir)
         /* ascending, irregular gaps: no runs, ~500 KB of JSON */
         for (size_t i = 0; i < 20000; i++)
                 e[i] = (PoolExtent){ UINT64_C(0x100000000) + i * i * 4096 + i * 8192, 4096 };
-        if (store_open(&s, dir) < 0 || store_save_runtime(s, &rt) < 0)
+        if (store_open(&s, dir, NULL) < 0 || store_save_runtime(s, &rt) < 0)
                 return 3; /* one extent: fits */
         rt.n_ranges = p.n_sgl = 20000;
         if (store_save_runtime(s, &rt) != -ENOSPC)
