@@ -36,6 +36,7 @@ struct Store {
         int run_quar_fd; /* quarantine of runtime records: <runtime dir>/quarantine, or -1 for
                           * quar_fd (runtime records kept in the state directory) */
         int legacy_fd;   /* <dir>/runtime of an earlier gunyahd, moved at load; -1 if none */
+        struct RecordFiles *records; /* open files of the runtime records (runtime_write()) */
         char boot_id[STORE_BOOT_ID_LEN + 1]; /* this host boot's id, "" if unknown */
         /* The syncer thread: unlinks the definitions store_delete_definition() set aside and
          * fsyncs definitions/ once per batch, off the event loop. Started at the first
@@ -905,6 +906,177 @@ int store_runtime_validate(const StoreRuntime *rt, const char **ret_reason)
 
 /* ---- files ---- */
 
+/* The two files of one runtime record, open while the VM has a record: the one under the
+ * record's name (cur) and a spare under TMP_PREFIX + name, written in place and swapped in
+ * with RENAME_EXCHANGE (runtime_write()). */
+typedef struct RecordFiles {
+        struct RecordFiles *next;
+        int cur_fd, spare_fd; /* -1: not open (spare_fd is then opened by name) */
+        uint64_t cur_size, spare_size;
+        char file[VM_NAME_MAX + 8];
+} RecordFiles;
+
+static void record_files_free(RecordFiles *f)
+{
+        closep(&f->cur_fd);
+        closep(&f->spare_fd);
+        free(f);
+}
+
+/* Forget every open record file (before a load reads, removes or quarantines them). */
+static void records_forget(Store *s)
+{
+        while (s->records) {
+                RecordFiles *f = s->records;
+                s->records = f->next;
+                record_files_free(f);
+        }
+}
+
+static RecordFiles *record_files(Store *s, const char *file, bool add)
+{
+        RecordFiles **p;
+
+        for (p = &s->records; *p; p = &(*p)->next)
+                if (strcmp((*p)->file, file) == 0)
+                        return *p;
+        if (!add)
+                return NULL;
+        *p = calloc(1, sizeof(**p));
+        if (!*p)
+                return NULL;
+        (*p)->cur_fd = (*p)->spare_fd = -1;
+        snprintf((*p)->file, sizeof((*p)->file), "%s", file);
+        return *p;
+}
+
+static void record_files_drop(Store *s, const char *file)
+{
+        for (RecordFiles **p = &s->records; *p; p = &(*p)->next)
+                if (strcmp((*p)->file, file) == 0) {
+                        RecordFiles *f = *p;
+                        *p = f->next;
+                        record_files_free(f);
+                        return;
+                }
+}
+
+static int pwrite_all(int fd, const void *data, size_t len)
+{
+        const uint8_t *p = data;
+        off_t off = 0;
+
+        while (len > 0) {
+                ssize_t n = pwrite(fd, p, len, off);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                off += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+/* Write a runtime record: the new text goes into the spare file in place (pwrite, then
+ * ftruncate if it shrank), which RENAME_EXCHANGE then swaps with the record, and the old
+ * record's file becomes the next spare. Two syscalls per write instead of five (create,
+ * write, close, exchange, unlink): a demand-paging fault writes the record twice before its
+ * RM calls (docs/performance.md). The same atomicity as store_write_atomic(): the name
+ * always holds a whole record, the spare may be torn (a crash mid-write) and the next load
+ * removes it like any TMP_PREFIX file. Without RENAME_EXCHANGE (EINVAL) or a record yet
+ * (ENOENT), the spare is renamed over the name. Out of file descriptors, the record is
+ * written the old way. */
+static int runtime_write_once(Store *s, const char *file, const char *data, size_t len);
+
+static int runtime_write(Store *s, const char *file, const char *data, size_t len)
+{
+        int r;
+
+        if (write_fault_now())
+                return write_fault.error;
+        r = runtime_write_once(s, file, data, len);
+        if (r == -ENOENT) {
+                /* the spare vanished under us (removed by hand): once more, from a new one */
+                RecordFiles *f = record_files(s, file, false);
+                if (f) {
+                        closep(&f->spare_fd);
+                        f->spare_fd = -1;
+                }
+                r = runtime_write_once(s, file, data, len);
+        }
+        return r;
+}
+
+static int runtime_write_once(Store *s, const char *file, const char *data, size_t len)
+{
+        char spare[VM_NAME_MAX + 16];
+        RecordFiles *f;
+        int r = 0;
+
+        f = record_files(s, file, true);
+        if (!f)
+                return -ENOMEM;
+        snprintf(spare, sizeof(spare), TMP_PREFIX "%s", file);
+        if (f->spare_fd < 0) {
+                struct stat st;
+
+                f->spare_fd = openat(s->run_fd, spare, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                                     0600);
+                if (f->spare_fd < 0) {
+                        r = -errno;
+                        if (r == -EMFILE || r == -ENFILE) {
+                                record_files_drop(s, file);
+                                return store_write_atomic(s->run_fd, file, data, len, false);
+                        }
+                        return r;
+                }
+                if (fstat(f->spare_fd, &st) < 0)
+                        r = -errno;
+                else if (!S_ISREG(st.st_mode))
+                        r = -EBADF;
+                else
+                        f->spare_size = (uint64_t)st.st_size;
+        }
+        if (r >= 0)
+                r = pwrite_all(f->spare_fd, data, len);
+        if (r >= 0 && f->spare_size > len && ftruncate(f->spare_fd, (off_t)len) < 0)
+                r = -errno;
+        if (r < 0) {
+                /* Torn or unknown: removed (on a full file system that frees its space),
+                 * made afresh next time. The record under its name is untouched. */
+                (void)unlinkat(s->run_fd, spare, 0);
+                closep(&f->spare_fd);
+                f->spare_fd = -1;
+                return r;
+        }
+        f->spare_size = len;
+        if (crash_before_rename)
+                return -EINTR; /* as if the process died here: the spare stays */
+        if (renameat2(s->run_fd, spare, s->run_fd, file, RENAME_EXCHANGE) == 0) {
+                int fd = f->cur_fd;
+                uint64_t size = f->cur_size;
+
+                f->cur_fd = f->spare_fd;
+                f->cur_size = len;
+                f->spare_fd = fd;
+                f->spare_size = size;
+                return 0;
+        }
+        if (errno != ENOENT && errno != EINVAL && errno != ENOSYS)
+                return -errno;
+        if (renameat(s->run_fd, spare, s->run_fd, file) < 0)
+                return -errno;
+        closep(&f->cur_fd); /* its file was replaced */
+        f->cur_fd = f->spare_fd;
+        f->cur_size = len;
+        f->spare_fd = -1;
+        return 0;
+}
+
 static int write_all(int fd, const void *data, size_t len)
 {
         const uint8_t *p = data;
@@ -1098,6 +1270,7 @@ Store *store_free(Store *s)
                 pthread_mutex_unlock(&s->lock);
                 pthread_join(s->syncer, NULL);
         }
+        records_forget(s);
         pthread_cond_destroy(&s->idle);
         pthread_cond_destroy(&s->wake);
         pthread_mutex_destroy(&s->lock);
@@ -1208,7 +1381,7 @@ int store_save_runtime(Store *s, const StoreRuntime *rt)
                 return r;
         if (strlen(json) > STORE_FILE_MAX)
                 return -E2BIG;
-        return store_write_atomic(s->run_fd, file, json, strlen(json), false);
+        return runtime_write(s, file, json, strlen(json));
 }
 
 static int delete_record(int dirfd, const char *name)
@@ -1251,7 +1424,16 @@ int store_delete_definition(Store *s, const char *name)
 
 int store_delete_runtime(Store *s, const char *name)
 {
-        return delete_record(s->run_fd, name);
+        char file[VM_NAME_MAX + 8], spare[VM_NAME_MAX + 16];
+        int r = delete_record(s->run_fd, name);
+
+        if (r == -EINVAL)
+                return r;
+        (void)record_file_name(name, file);
+        snprintf(spare, sizeof(spare), TMP_PREFIX "%s", file);
+        (void)unlinkat(s->run_fd, spare, 0);
+        record_files_drop(s, file);
+        return r;
 }
 
 /* Read a whole regular file of at most STORE_FILE_MAX bytes (NUL-terminated copy). */
@@ -1540,6 +1722,7 @@ int store_load(Store *s, StoreLoad *ret)
         int r;
 
         store_sync(s); /* no deletion in flight while the directory is read */
+        records_forget(s); /* the load may remove spares or quarantine records */
         r = migrate_legacy_runtime(s, &l);
         if (r < 0) {
                 store_load_done(&l);

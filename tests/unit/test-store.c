@@ -532,6 +532,56 @@ TEST(runtime_directory_on_another_file_system)
                                                              : "/tmp/test-store-rt-XXXXXX");
 }
 
+/* Runtime records are rewritten in place: the new text goes into a spare file that
+ * RENAME_EXCHANGE swaps with the record, so the directory holds the record and one spare,
+ * never more; the record always reads whole; a deletion takes both; a spare removed by hand
+ * is made again; a load removes spares like any interrupted write. */
+TEST(runtime_records_rewrite_a_spare_in_place)
+{
+        char *dir = make_dir(), path[512];
+        Store *s = NULL;
+        StoreLoad l;
+        StoreRuntime rt;
+        struct stat st;
+
+        ASSERT_OK(store_open(&s, dir, NULL));
+        runtime(&rt, "spin");
+        for (int i = 0; i < 200; i++) {
+                rt.vmid = (uint16_t)(0x80 + i % 50);
+                rt.n_parcels = 1 + (size_t)(i % 2); /* the record shrinks and grows */
+                ASSERT_OK(store_save_runtime(s, &rt));
+                ASSERT_TRUE(count_entries(dir, "runtime") <= 2);
+        }
+        ASSERT_EQ(count_entries(dir, "runtime"), 2);
+        snprintf(path, sizeof(path), "%s/runtime/.tmp-spin.json", dir);
+        ASSERT_OK(unlink(path));
+        rt.vmid = 0x99;
+        ASSERT_OK(store_save_runtime(s, &rt));
+        ASSERT_OK(store_load(s, &l)); /* removes the spare */
+        ASSERT_EQ(l.n_runtimes, 1);
+        ASSERT_EQ(l.runtimes[0].vmid, 0x99);
+        ASSERT_EQ(l.n_quarantined, 0);
+        store_load_done(&l);
+        ASSERT_EQ(count_entries(dir, "runtime"), 1);
+        /* after a load the files are opened again: still a whole record each time */
+        for (int i = 0; i < 3; i++) {
+                rt.vmid = (uint16_t)(0x70 + i);
+                ASSERT_OK(store_save_runtime(s, &rt));
+        }
+        snprintf(path, sizeof(path), "%s/runtime/spin.json", dir);
+        ASSERT_OK(stat(path, &st));
+        ASSERT_OK(store_load(s, &l));
+        ASSERT_EQ(l.runtimes[0].vmid, 0x72);
+        store_load_done(&l);
+        ASSERT_OK(store_save_runtime(s, &rt));
+        ASSERT_OK(store_delete_runtime(s, "spin"));
+        ASSERT_EQ(count_entries(dir, "runtime"), 0);
+        ASSERT_EQ(store_delete_runtime(s, "spin"), -ENOENT);
+        store_free(s);
+        rm_rf(dir);
+        free(dir);
+}
+
 /* A runtime record names the host boot it was written in; after a reboot the VMIDs and
  * parcels it names are gone with the RM's state, so it is quarantined, not recovered. */
 TEST(runtime_records_of_an_earlier_boot_are_quarantined)
