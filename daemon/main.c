@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -186,12 +187,27 @@ static int run(Daemon *d, int argc, char *argv[])
         return r;
 }
 
+/* Each VM with a runtime record keeps its two files open (store.c), next to up to 1,000 API
+ * connections by default: the usual soft limit of 1024 descriptors is too tight. Raise it
+ * to the hard limit (at most 65536; gunyahd uses epoll, never select()). Under systemd the
+ * unit's LimitNOFILE= does it and setrlimit() is filtered (@resources): failure is fine. */
+static void raise_nofile(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max || rl.rlim_cur >= 65536)
+                return;
+        rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 int main(int argc, char *argv[])
 {
         Daemon d = {};
         int r;
 
         log_setup("gunyahd");
+        raise_nofile();
         options_init(&d.opts);
         r = run(&d, argc, argv);
         d.api = api_server_free(d.api);
