@@ -196,8 +196,8 @@ static int daemon_exec(Daemon *d, const char *rm, const char *pool_spec, unsigne
         snprintf(env_notify, sizeof(env_notify), "NOTIFY_SOCKET=%s", n.path);
         snprintf(log, sizeof(log), "%s.log", d->state);
         char *argv[] = { bin, "--rm-socket", (char *)rm, "--pool", (char *)pool_spec,
-                         "--state-dir", d->state, "--image-dir", d->images, "--api-socket",
-                         d->api, NULL };
+                         "--state-dir", d->state, "--runtime-dir", d->runtime, "--image-dir",
+                         d->images, "--api-socket", d->api, NULL };
         char *env[] = { env_notify, NULL };
         uint64_t t0 = bench_now_ns();
         d->pid = bench_spawn(argv, env, log, nofile);
@@ -222,6 +222,7 @@ int daemon_spawn(Daemon *d, const char *dir, const char *rm, const char *pool_sp
         *d = (Daemon){ 0 };
         snprintf(d->api, sizeof(d->api), "%s/api.sock", dir);
         snprintf(d->images, sizeof(d->images), "%s/images", dir);
+        snprintf(d->runtime, sizeof(d->runtime), "%s/run", dir);
         mkdir(d->images, 0755);
         int r = bench_state_dir(dir, "state", d->state, sizeof(d->state));
         if (r < 0)

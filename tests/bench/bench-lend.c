@@ -222,7 +222,7 @@ static int daemon_lend(const char *dir, const char *sink, uint64_t size, unsigne
                        LendRun *l)
 {
         ManagerOptions o = MANAGER_OPTIONS_INIT;
-        char pool[600], state[600], images[600], img[700];
+        char pool[600], state[600], runtime[640], images[600], img[700];
         ManagerError err = { 0 };
         VmConfig cfg;
         Vm *vm = NULL;
@@ -234,6 +234,7 @@ static int daemon_lend(const char *dir, const char *sink, uint64_t size, unsigne
         if ((r = bench_state_dir(dir, leaf, state, sizeof(state))) < 0)
                 return r;
         snprintf(images, sizeof(images), "%s/images", dir);
+        snprintf(runtime, sizeof(runtime), "%s/run-%u", dir, run);
         snprintf(img, sizeof(img), "%s/Image", images);
         unlink(pool);
         mkdir(images, 0755);
@@ -244,6 +245,7 @@ static int daemon_lend(const char *dir, const char *sink, uint64_t size, unsigne
         o.pool_ipa = 0x80000000ull;
         o.pool_size = 2 * size + (256ull << 20);
         o.state_dir = state;
+        o.runtime_dir = runtime;
         o.image_dir = images;
         if ((r = sd_event_new(&l->e)) < 0 || (r = manager_new(l->e, &o, &l->m)) < 0 ||
             (r = manager_start(l->m, on_ready, l)) < 0 || (r = run_until(l, &l->ready, 30)) < 0)

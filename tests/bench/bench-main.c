@@ -34,7 +34,8 @@ static void usage(FILE *f)
                 "  --secs S     seconds per throughput repetition\n"
                 "  --qemu PATH  qemu-system-aarch64 for the QMP peer\n"
                 "  --state-tmpfs  daemons keep their state in /dev/shm (fsync almost free):\n"
-                "               separates the daemon's own cost from the disk's\n"
+                "               separates the daemon's own cost from the disk's (runtime\n"
+                "               records are on tmpfs either way, as in /run/gunyahd)\n"
                 "  --keep       keep the work directory\n");
 }
 
@@ -141,7 +142,8 @@ int main(int argc, char **argv)
         bench_cfg.bindir = strdup(dirname(exe));
         /* Pools (host RAM on hardware) live on tmpfs when there is one, so that neither side
          * of a comparison pays for disk writeback of pool pages; daemon state lives on disk
-         * (as /var/lib/gunyahd does) unless --state-tmpfs. */
+         * (as /var/lib/gunyahd does) unless --state-tmpfs; runtime records live in the work
+         * directory, on tmpfs (as /run/gunyahd/runtime does under systemd). */
         snprintf(bench_cfg.workdir, sizeof(bench_cfg.workdir), "%s/gunyah-bench-XXXXXX",
                  access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
         if (!mkdtemp(bench_cfg.workdir)) {

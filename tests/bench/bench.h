@@ -113,13 +113,15 @@ typedef struct Daemon {
         pid_t pid;
         char api[300];
         char state[600];
+        char runtime[320]; /* runtime records: dir/run, on tmpfs like /run/gunyahd */
         char images[300];
         uint64_t ready_ns; /* spawn to READY=1 */
 } Daemon;
 /* Spawn a simulator in dir with pool size (0 = 1 GiB) and guest pace 0. */
 int bench_sim_spawn(const char *dir, uint64_t pool_size, SimClient **ret);
 /* Spawn gunyahd on sim (RM socket path rm, pool file pool:ipa:size), state in dir/state,
- * images in dir/images, API at dir/api.sock; waits for READY=1 and measures it. */
+ * runtime records in dir/run, images in dir/images, API at dir/api.sock; waits for READY=1
+ * and measures it. */
 int daemon_spawn(Daemon *d, const char *dir, const char *rm, const char *pool_spec,
                  unsigned nofile);
 /* Start again with the same dirs (recovery). */
