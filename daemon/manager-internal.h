@@ -109,6 +109,7 @@ struct Vm {
         unsigned release_rounds;
         uint64_t release_deadline;
         sd_event_source *timer;
+        bool release_waiting; /* timer is the release loop's poll for RESET */
         ManagerError release_err;
         int release_r;
         size_t reclaim_next;
@@ -231,6 +232,8 @@ void manager_start_run(Vm *vm);
 void manager_run_waiting_starts(Manager *m, bool link_up);
 /* manager-stop.c */
 void vm_release_begin(Vm *vm, VmReleaseThen then);
+/* NOTIFY_VM_STATUS said RESET: a release loop waiting for it goes on now. */
+void vm_release_poke(Vm *vm);
 void manager_stop_run(Vm *vm);
 void manager_destroy_run(Vm *vm);
 void manager_on_vm_exited(Manager *m, Vm *vm, const uint8_t *p, size_t len);

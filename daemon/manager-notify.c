@@ -40,9 +40,9 @@ static void manager_on_vm_status(Manager *m, const uint8_t *p, size_t len)
                 vm_event(vm, EVENT_VM_RM_STATUS, &cause, "rm %s, os %s, app %u",
                          vs ? vs : "?", os ? os : "?", st.app_status);
         }
-        /* The release loop waits for RESET: poke it now instead of at its next poll. */
-        if (st.vm_status == RM_VM_STATUS_RESET && vm->timer)
-                sd_event_source_set_time_relative(vm->timer, 0);
+        /* The release loop waits for RESET: it goes on now instead of at its next poll. */
+        if (st.vm_status == RM_VM_STATUS_RESET)
+                vm_release_poke(vm);
 }
 
 static void manager_on_exited(Manager *m, const uint8_t *p, size_t len)

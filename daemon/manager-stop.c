@@ -328,6 +328,10 @@ static void release_end(Vm *vm, int r, const ManagerError *err)
 
         vm->release_then = NULL;
         vm->timer = sd_event_source_disable_unref(vm->timer);
+        if (vm->release_waiting) {
+                vm->release_waiting = false;
+                vm->n_calls--;
+        }
         then(vm, r, err);
 }
 
@@ -557,6 +561,7 @@ static int release_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
         Vm *vm = userdata;
 
         vm->timer = sd_event_source_disable_unref(vm->timer);
+        vm->release_waiting = false;
         vm->n_calls--;
         if (vm->manager->shutting_down || vm->dead)
                 return 0;
@@ -582,6 +587,22 @@ static void release_wait(Vm *vm)
                 return release_end(vm, r, &e);
         }
         vm->n_calls++; /* the timer holds the Vm like a call */
+        vm->release_waiting = true;
+}
+
+/* The poll timer has 1 ms of accuracy, within which sd-event aligns wake-ups: poking it to
+ * "now" let a stop wait up to 1 ms after the RM said RESET (~1.03 ms in every 256 MiB stop
+ * of gunyah-bench, a fifth of the stop's RM work). The next round runs at once instead. */
+void vm_release_poke(Vm *vm)
+{
+        if (!vm->release_waiting || !vm->timer)
+                return;
+        vm->timer = sd_event_source_disable_unref(vm->timer);
+        vm->release_waiting = false;
+        vm->n_calls--;
+        if (vm->manager->shutting_down || vm->dead)
+                return;
+        release_step(vm);
 }
 
 static void release_state_done(Vm *vm, int r, uint32_t rm_error, const uint8_t *d, size_t n,
