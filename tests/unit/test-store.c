@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -578,6 +579,63 @@ TEST(runtime_records_rewrite_a_spare_in_place)
         ASSERT_EQ(count_entries(dir, "runtime"), 0);
         ASSERT_EQ(store_delete_runtime(s, "spin"), -ENOENT);
         store_free(s);
+        rm_rf(dir);
+        free(dir);
+}
+
+/* Out of file descriptors (RLIMIT_NOFILE reached), a runtime record is still written: the
+ * VM's open record files are let go and the record is written the old way (a temp file and
+ * a rename), which then has the descriptor it needs. */
+static int nofile_child(const char *dir)
+{
+        Store *s = NULL;
+        StoreLoad l;
+        StoreRuntime rt;
+        struct rlimit rl;
+        int fd, r = 0;
+
+        runtime(&rt, "nofd");
+        if (store_open(&s, dir, NULL) < 0 || store_save_runtime(s, &rt) < 0)
+                return 2;
+        /* the lowest free descriptor number, then no more than that */
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 3;
+        close(fd);
+        rl.rlim_cur = (rlim_t)fd;
+        rl.rlim_max = (rlim_t)fd + 64;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return 4;
+        for (int i = 0; i < 5 && r == 0; i++) {
+                rt.vmid = (uint16_t)(0x90 + i);
+                r = store_save_runtime(s, &rt);
+        }
+        if (r < 0)
+                return 5;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return 6;
+        if (store_load(s, &l) < 0 || l.n_runtimes != 1 || l.runtimes[0].vmid != 0x94 ||
+            l.n_quarantined != 0)
+                return 7;
+        store_load_done(&l);
+        store_free(s);
+        return 0;
+}
+
+TEST(runtime_record_written_when_out_of_descriptors)
+{
+        char *dir = make_dir();
+        int status;
+        pid_t pid = fork();
+
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0)
+                _exit(nofile_child(dir));
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFEXITED(status));
+        if (WEXITSTATUS(status) != 0)
+                TEST_FAIL_("out-of-descriptors case failed at step %d", WEXITSTATUS(status));
         rm_rf(dir);
         free(dir);
 }
