@@ -48,6 +48,7 @@
 #include "api-json.h"
 #include "api-server-internal.h"
 #include "api.h"
+#include "json-out.h"
 #include "log.h"
 #include "macro.h"
 #include "varlink.h"
@@ -389,93 +390,10 @@ static void call_complete(ApiCall *call)
  */
 #define REPLY_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
-typedef struct ReplyBuf {
-        char *data;
-        size_t len, cap;
-        bool oom;
-} ReplyBuf;
-
-static bool rb_reserve(ReplyBuf *b, size_t n)
-{
-        if (b->oom)
-                return false;
-        if (n <= b->cap - b->len)
-                return true;
-        size_t cap = MAX(b->cap * 2, b->len + n);
-        char *d = realloc(b->data, cap);
-        if (!d) {
-                b->oom = true;
-                return false;
-        }
-        b->data = d;
-        b->cap = cap;
-        return true;
-}
-
-static void rb_put(ReplyBuf *b, const void *p, size_t n)
-{
-        if (rb_reserve(b, n)) {
-                memcpy(b->data + b->len, p, n);
-                b->len += n;
-        }
-}
-
-#define rb_puts(b, lit) rb_put((b), "" lit, sizeof(lit) - 1)
-
-static void rb_put_u64(ReplyBuf *b, uint64_t v, bool negative)
-{
-        char d[21];
-        size_t i = sizeof(d);
-        do {
-                d[--i] = (char)('0' + v % 10);
-                v /= 10;
-        } while (v);
-        if (negative)
-                d[--i] = '-';
-        rb_put(b, d + i, sizeof(d) - i);
-}
-
-/* json-c's escaping (json_escape_str): \b \n \r \t \f \" \\ by name, other bytes below
- * 0x20 as \u00xx (lower case hex), '/' as is (NOSLASHESCAPE), everything else as is. */
-static void rb_put_string(ReplyBuf *b, const char *s, size_t n)
-{
-        static const char hex[] = "0123456789abcdef";
-        size_t start = 0;
-
-        rb_puts(b, "\"");
-        for (size_t i = 0; i < n; i++) {
-                unsigned char ch = (unsigned char)s[i];
-                char esc[6];
-                size_t esc_len = 2;
-                if (ch >= 0x20 && ch != '"' && ch != '\\')
-                        continue;
-                esc[0] = '\\';
-                switch (ch) {
-                case '\b': esc[1] = 'b'; break;
-                case '\n': esc[1] = 'n'; break;
-                case '\r': esc[1] = 'r'; break;
-                case '\t': esc[1] = 't'; break;
-                case '\f': esc[1] = 'f'; break;
-                case '"':  esc[1] = '"'; break;
-                case '\\': esc[1] = '\\'; break;
-                default:
-                        memcpy(esc + 1, "u00", 3);
-                        esc[4] = hex[ch >> 4];
-                        esc[5] = hex[ch & 0xf];
-                        esc_len = 6;
-                }
-                rb_put(b, s + start, i - start);
-                rb_put(b, esc, esc_len);
-                start = i + 1;
-        }
-        rb_put(b, s + start, n - start);
-        rb_puts(b, "\"");
-}
-
-static void rb_put_json(ReplyBuf *b, struct json_object *o)
+static void reply_put_json(JsonOut *b, struct json_object *o)
 {
         if (!o) {
-                rb_puts(b, "null");
+                json_out_puts(b, "null");
                 return;
         }
         json_type t = json_object_get_type(o);
@@ -483,57 +401,57 @@ static void rb_put_json(ReplyBuf *b, struct json_object *o)
                 size_t n;
                 const char *text = json_object_to_json_string_length(o, REPLY_JSON_FLAGS, &n);
                 if (text)
-                        rb_put(b, text, n);
+                        json_out_put(b, text, n);
                 else
                         b->oom = true;
                 return;
         }
         switch (t) {
         case json_type_null:
-                rb_puts(b, "null");
+                json_out_puts(b, "null");
                 break;
         case json_type_boolean:
                 if (json_object_get_boolean(o))
-                        rb_puts(b, "true");
+                        json_out_puts(b, "true");
                 else
-                        rb_puts(b, "false");
+                        json_out_puts(b, "false");
                 break;
         case json_type_int: {
                 /* Stored as int64, or as uint64 above INT64_MAX (get_int64 then saturates). */
                 int64_t i = json_object_get_int64(o);
                 uint64_t u = i == INT64_MAX ? json_object_get_uint64(o) : 0;
                 if (u > (uint64_t)INT64_MAX)
-                        rb_put_u64(b, u, false);
+                        json_out_u64(b, u, false);
                 else
-                        rb_put_u64(b, i < 0 ? -(uint64_t)i : (uint64_t)i, i < 0);
+                        json_out_u64(b, i < 0 ? -(uint64_t)i : (uint64_t)i, i < 0);
                 break;
         }
         case json_type_string:
-                rb_put_string(b, json_object_get_string(o), (size_t)json_object_get_string_len(o));
+                json_out_string(b, json_object_get_string(o), (size_t)json_object_get_string_len(o), false);
                 break;
         case json_type_object: {
                 bool first = true;
-                rb_puts(b, "{");
+                json_out_puts(b, "{");
                 json_object_object_foreach(o, key, val) {
                         if (!first)
-                                rb_puts(b, ",");
+                                json_out_puts(b, ",");
                         first = false;
-                        rb_put_string(b, key, strlen(key));
-                        rb_puts(b, ":");
-                        rb_put_json(b, val);
+                        json_out_string(b, key, strlen(key), false);
+                        json_out_puts(b, ":");
+                        reply_put_json(b, val);
                 }
-                rb_puts(b, "}");
+                json_out_puts(b, "}");
                 break;
         }
         case json_type_array: {
                 size_t n = json_object_array_length(o);
-                rb_puts(b, "[");
+                json_out_puts(b, "[");
                 for (size_t i = 0; i < n; i++) {
                         if (i > 0)
-                                rb_puts(b, ",");
-                        rb_put_json(b, json_object_array_get_idx(o, i));
+                                json_out_puts(b, ",");
+                        reply_put_json(b, json_object_array_get_idx(o, i));
                 }
-                rb_puts(b, "]");
+                json_out_puts(b, "]");
                 break;
         }
         default: /* json_type_double: above */
@@ -546,22 +464,22 @@ static void rb_put_json(ReplyBuf *b, struct json_object *o)
 static char *reply_format(struct json_object *parameters, const char *error, bool continues,
                           size_t *ret_len)
 {
-        ReplyBuf b = {};
+        JsonOut b = { 0 };
 
-        if (!rb_reserve(&b, 512))
+        if (!json_out_reserve(&b, 512))
                 return NULL;
-        rb_puts(&b, "{\"parameters\":");
+        json_out_puts(&b, "{\"parameters\":");
         if (parameters)
-                rb_put_json(&b, parameters);
+                reply_put_json(&b, parameters);
         else
-                rb_puts(&b, "{}");
+                json_out_puts(&b, "{}");
         if (continues)
-                rb_puts(&b, ",\"continues\":true");
+                json_out_puts(&b, ",\"continues\":true");
         if (error) {
-                rb_puts(&b, ",\"error\":");
-                rb_put_string(&b, error, strlen(error));
+                json_out_puts(&b, ",\"error\":");
+                json_out_string(&b, error, strlen(error), false);
         }
-        rb_put(&b, "}", 2); /* and the NUL */
+        json_out_put(&b, "}", 2); /* and the NUL */
         if (b.oom) {
                 free(b.data);
                 return NULL;

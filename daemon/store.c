@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json-out.h"
 #include "macro.h"
 #include "store.h"
 
@@ -233,104 +234,17 @@ static size_t run_length(const PoolExtent *e, size_t n, uint64_t *ret_stride)
 }
 
 /* The runtime record is rewritten at every step that changes what the RM holds (two writes
- * per demand-paging fault), so it is printed directly into one growing buffer: building
- * json-c objects for it cost 25 us for 33 parcels, most of a record write on tmpfs. The
- * output is what json_object_to_json_string_ext(JSON_C_TO_STRING_PLAIN) gives for the same
- * record (test-store checks a literal), and the loader reads it with json-c as before. */
-typedef struct JsonOut {
-        char *p;
-        size_t len, cap;
-        bool failed;
-} JsonOut;
-
-static char *out_room(JsonOut *o, size_t n)
-{
-        if (o->failed)
-                return NULL;
-        if (o->cap - o->len < n + 1) { /* room for n bytes and the final NUL */
-                size_t cap = o->cap ? o->cap : 512;
-                char *p;
-
-                while (cap - o->len < n + 1) {
-                        if (cap > SIZE_MAX / 2) {
-                                o->failed = true;
-                                return NULL;
-                        }
-                        cap *= 2;
-                }
-                p = realloc(o->p, cap);
-                if (!p) {
-                        o->failed = true;
-                        return NULL;
-                }
-                o->p = p;
-                o->cap = cap;
-        }
-        return o->p + o->len;
-}
-
-static void out_raw(JsonOut *o, const char *s, size_t n)
-{
-        char *d = out_room(o, n);
-
-        if (d) {
-                memcpy(d, s, n);
-                o->len += n;
-        }
-}
-
-#define OUT_LIT(o, lit) out_raw((o), "" lit, sizeof(lit) - 1)
-
-/* Decimal, as json-c prints its int64 values (so u64 above INT64_MAX comes out negative,
- * which the loader refuses like it always did: no such value is ever recorded). */
-static void out_i64(JsonOut *o, int64_t v)
-{
-        char tmp[24], *e = tmp + sizeof(tmp), *b = e;
-        uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-
-        do
-                *--b = (char)('0' + u % 10);
-        while ((u /= 10) != 0);
-        if (v < 0)
-                *--b = '-';
-        out_raw(o, b, (size_t)(e - b));
-}
+ * per demand-paging fault), so it is printed directly (json-out.h): building json-c objects
+ * for it cost 25 us for 33 parcels, most of a record write on tmpfs. The output is what
+ * json_object_to_json_string_ext(JSON_C_TO_STRING_PLAIN) gives for the same record
+ * (test-store checks a literal), and the loader reads it with json-c as before. Integers
+ * print as json-c's int64 values (a u64 above INT64_MAX comes out negative, which the loader
+ * refuses like it always did: no such value is ever recorded). */
+#define OUT_LIT(o, lit) json_out_puts((o), lit)
 
 static void out_str(JsonOut *o, const char *s)
 {
-        static const char hex[] = "0123456789abcdef";
-
-        OUT_LIT(o, "\"");
-        for (const char *run = s;; s++) {
-                unsigned char ch = (unsigned char)*s;
-                char esc[6];
-                size_t n = 2;
-
-                if (ch >= 0x20 && ch != '"' && ch != '\\' && ch != '/')
-                        continue;
-                out_raw(o, run, (size_t)(s - run));
-                run = s + 1;
-                if (ch == 0)
-                        break;
-                esc[0] = '\\';
-                switch (ch) {
-                case '"': esc[1] = '"'; break;
-                case '\\': esc[1] = '\\'; break;
-                case '/': esc[1] = '/'; break;
-                case '\b': esc[1] = 'b'; break;
-                case '\f': esc[1] = 'f'; break;
-                case '\n': esc[1] = 'n'; break;
-                case '\r': esc[1] = 'r'; break;
-                case '\t': esc[1] = 't'; break;
-                default:
-                        memcpy(esc + 1, "u00", 3);
-                        esc[4] = hex[ch >> 4];
-                        esc[5] = hex[ch & 15];
-                        n = 6;
-                }
-                out_raw(o, esc, n);
-        }
-        OUT_LIT(o, "\"");
+        json_out_string(o, s, strlen(s), true);
 }
 
 /* An extent list, compact: one entry per run, [ipa, size] for a single extent and
@@ -338,19 +252,19 @@ static void out_str(JsonOut *o, const char *s)
 static void out_extents(JsonOut *o, const PoolExtent *e, size_t n)
 {
         OUT_LIT(o, "[");
-        for (size_t i = 0; i < n && !o->failed;) {
+        for (size_t i = 0; i < n && !o->oom;) {
                 uint64_t stride;
                 size_t count = run_length(e + i, n - i, &stride);
 
                 OUT_LIT(o, "[");
-                out_i64(o, (int64_t)e[i].ipa);
+                json_out_i64(o, (int64_t)e[i].ipa);
                 OUT_LIT(o, ",");
-                out_i64(o, (int64_t)e[i].size);
+                json_out_i64(o, (int64_t)e[i].size);
                 if (count > 1) {
                         OUT_LIT(o, ",");
-                        out_i64(o, (int64_t)count);
+                        json_out_i64(o, (int64_t)count);
                         OUT_LIT(o, ",");
-                        out_i64(o, (int64_t)stride);
+                        json_out_i64(o, (int64_t)stride);
                 }
                 OUT_LIT(o, "]");
                 i += count;
@@ -368,13 +282,13 @@ int store_runtime_to_json(const StoreRuntime *rt, char **ret)
         if (!boot)
                 return -EINVAL;
         OUT_LIT(&o, "{\"version\":");
-        out_i64(&o, STORE_RUNTIME_VERSION);
+        json_out_i64(&o, STORE_RUNTIME_VERSION);
         OUT_LIT(&o, ",\"kind\":\"runtime\",\"name\":");
         out_str(&o, rt->name ? rt->name : "");
         OUT_LIT(&o, ",\"vmid\":");
-        out_i64(&o, rt->vmid);
+        json_out_i64(&o, rt->vmid);
         OUT_LIT(&o, ",\"rm_status\":");
-        out_i64(&o, rt->rm_status);
+        json_out_i64(&o, rt->rm_status);
         OUT_LIT(&o, ",\"boot\":");
         out_str(&o, boot);
         if (rt->host_boot[0]) {
@@ -382,15 +296,15 @@ int store_runtime_to_json(const StoreRuntime *rt, char **ret)
                 out_str(&o, rt->host_boot);
         }
         OUT_LIT(&o, ",\"parcels\":[");
-        for (size_t i = 0; i < rt->n_parcels && !o.failed; i++) {
+        for (size_t i = 0; i < rt->n_parcels && !o.oom; i++) {
                 const StoreParcel *p = &rt->parcels[i];
 
                 OUT_LIT(&o, "{\"handle\":");
-                out_i64(&o, p->handle);
+                json_out_i64(&o, p->handle);
                 OUT_LIT(&o, ",\"label\":");
-                out_i64(&o, p->label);
+                json_out_i64(&o, p->label);
                 OUT_LIT(&o, ",\"guest_offset\":");
-                out_i64(&o, (int64_t)p->guest_offset);
+                json_out_i64(&o, (int64_t)p->guest_offset);
                 if (p->accepted)
                         OUT_LIT(&o, ",\"accepted\":true");
                 else
@@ -406,13 +320,7 @@ int store_runtime_to_json(const StoreRuntime *rt, char **ret)
         OUT_LIT(&o, "],\"ranges\":");
         out_extents(&o, rt->ranges, rt->n_ranges);
         OUT_LIT(&o, "}");
-        if (!out_room(&o, 0)) { /* any failed append */
-                free(o.p);
-                return -ENOMEM;
-        }
-        o.p[o.len] = '\0';
-        *ret = o.p;
-        return 0;
+        return json_out_finish(&o, ret, NULL);
 }
 
 /* ---- parsing ---- */

@@ -9,6 +9,7 @@ if(TARGET gunyah-varlink)
                               ${PROJECT_SOURCE_DIR}/daemon/api-json.c
                               ${PROJECT_SOURCE_DIR}/daemon/api-service.c
                               ${PROJECT_SOURCE_DIR}/daemon/api-certification.c
+                              ${PROJECT_SOURCE_DIR}/daemon/json-out.c
                               ${PROJECT_SOURCE_DIR}/daemon/log.c
                       LIBS gunyah-varlink PkgConfig::SYSTEMD)
     target_include_directories(fuzz-varlink-stream PRIVATE ${PROJECT_SOURCE_DIR}/daemon)

@@ -2,7 +2,8 @@
 # The control API end to end: conformance with Debian's varlink-go-certification client.
 set(GUNYAH_API_SERVER_SOURCES_I ${PROJECT_SOURCE_DIR}/daemon/api-server.c
     ${PROJECT_SOURCE_DIR}/daemon/api-json.c ${PROJECT_SOURCE_DIR}/daemon/api-service.c
-    ${PROJECT_SOURCE_DIR}/daemon/api-certification.c ${PROJECT_SOURCE_DIR}/daemon/log.c)
+    ${PROJECT_SOURCE_DIR}/daemon/api-certification.c ${PROJECT_SOURCE_DIR}/daemon/log.c
+    ${PROJECT_SOURCE_DIR}/daemon/json-out.c)
 if(TARGET gunyah-varlink)
     find_program(VARLINK_GO_CERTIFICATION varlink-go-certification)
     if(NOT VARLINK_GO_CERTIFICATION)

@@ -31,7 +31,8 @@ endif()
 # the rest of gunyahd-core.
 set(GUNYAH_API_SERVER_SOURCES ${PROJECT_SOURCE_DIR}/daemon/api-server.c
     ${PROJECT_SOURCE_DIR}/daemon/api-json.c ${PROJECT_SOURCE_DIR}/daemon/api-service.c
-    ${PROJECT_SOURCE_DIR}/daemon/api-certification.c ${PROJECT_SOURCE_DIR}/daemon/log.c)
+    ${PROJECT_SOURCE_DIR}/daemon/api-certification.c ${PROJECT_SOURCE_DIR}/daemon/log.c
+    ${PROJECT_SOURCE_DIR}/daemon/json-out.c)
 if(TARGET gunyah-varlink)
     gunyah_add_test(test-varlink-server
                     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test-varlink-server.c ${GUNYAH_API_SERVER_SOURCES}
