@@ -64,8 +64,8 @@ static int vm_layout(gunyahctl *h, const char *name, uint16_t *vmid, uint64_t *s
         return *start && *end > *start ? 0 : -EBADMSG;
 }
 
-/* Wait for the vm-page-fault event of vm. 1 served, 0 not served, < 0 error. */
-static int wait_fault_event(gunyahctl *mon, const char *vm)
+/* Read Monitor events until one of kind for vm: 0 with its details in buf, < 0 error. */
+static int wait_vm_event(gunyahctl *mon, const char *vm, const char *kind, char *buf, size_t size)
 {
         for (;;) {
                 char *ev = NULL;
@@ -74,20 +74,27 @@ static int wait_fault_event(gunyahctl *mon, const char *vm)
                         return r < 0 ? r : -ECONNRESET;
                 struct json_object *o = json_tokener_parse(ev), *e, *k, *v, *d;
                 free(ev);
-                int res = -EAGAIN;
-                if (o && json_object_object_get_ex(o, "event", &e) &&
-                    json_object_object_get_ex(e, "kind", &k) &&
-                    !strcmp(json_object_get_string(k), "vm-page-fault") &&
-                    json_object_object_get_ex(e, "vm", &v) &&
-                    !strcmp(json_object_get_string(v), vm))
-                        res = json_object_object_get_ex(e, "details", &d) &&
-                                              strstr(json_object_get_string(d), "not served")
-                                      ? 0
-                                      : 1;
+                bool found = o && json_object_object_get_ex(o, "event", &e) &&
+                             json_object_object_get_ex(e, "kind", &k) &&
+                             !strcmp(json_object_get_string(k), kind) &&
+                             json_object_object_get_ex(e, "vm", &v) &&
+                             !strcmp(json_object_get_string(v), vm);
+                if (found)
+                        snprintf(buf, size, "%s",
+                                 json_object_object_get_ex(e, "details", &d) ? json_object_get_string(d) : "");
                 json_object_put(o);
-                if (res != -EAGAIN)
-                        return res;
+                if (found)
+                        return 0;
         }
+}
+
+/* Wait for the vm-page-fault event of vm. 1 served, 0 not served, < 0 error. */
+static int wait_fault_event(gunyahctl *mon, const char *vm)
+{
+        char details[256];
+        int r = wait_vm_event(mon, vm, "vm-page-fault", details, sizeof(details));
+
+        return r < 0 ? r : !strstr(details, "not served");
 }
 
 /* Wait for the guest of vm to reach os RUN (its last boot step): the simulated guest walks
@@ -97,23 +104,12 @@ static int wait_fault_event(gunyahctl *mon, const char *vm)
  * twin simulator (no VM) never has: both sides are measured on a settled system. */
 static int wait_guest_running(gunyahctl *mon, const char *vm)
 {
+        char details[256];
+
         for (;;) {
-                char *ev = NULL;
-                int r = gunyahctl_monitor_next(mon, 10000000, &ev);
-                if (r <= 0)
-                        return r < 0 ? r : -ECONNRESET;
-                struct json_object *o = json_tokener_parse(ev), *e, *k, *v, *d;
-                free(ev);
-                bool done = o && json_object_object_get_ex(o, "event", &e) &&
-                            json_object_object_get_ex(e, "kind", &k) &&
-                            !strcmp(json_object_get_string(k), "vm-rm-status") &&
-                            json_object_object_get_ex(e, "vm", &v) &&
-                            !strcmp(json_object_get_string(v), vm) &&
-                            json_object_object_get_ex(e, "details", &d) &&
-                            strstr(json_object_get_string(d), "os RUN");
-                json_object_put(o);
-                if (done)
-                        return 0;
+                int r = wait_vm_event(mon, vm, "vm-rm-status", details, sizeof(details));
+                if (r < 0 || strstr(details, "os RUN"))
+                        return r;
         }
 }
 

@@ -623,7 +623,9 @@ static int nofile_child(const char *dir)
         return 0;
 }
 
-TEST(runtime_record_written_when_out_of_descriptors)
+/* Run child(dir) in a child process (which may change its limits or mounts); its exit status
+ * is the step that failed, 0 for none, 77 for "cannot run here". */
+static int in_child(int (*child)(const char *dir))
 {
         char *dir = make_dir();
         int status;
@@ -631,13 +633,20 @@ TEST(runtime_record_written_when_out_of_descriptors)
 
         ASSERT_TRUE(pid >= 0);
         if (pid == 0)
-                _exit(nofile_child(dir));
+                _exit(child(dir));
         ASSERT_EQ(waitpid(pid, &status, 0), pid);
         ASSERT_TRUE(WIFEXITED(status));
-        if (WEXITSTATUS(status) != 0)
-                TEST_FAIL_("out-of-descriptors case failed at step %d", WEXITSTATUS(status));
         rm_rf(dir);
         free(dir);
+        return WEXITSTATUS(status);
+}
+
+TEST(runtime_record_written_when_out_of_descriptors)
+{
+        int step = in_child(nofile_child);
+
+        if (step != 0)
+                TEST_FAIL_("out-of-descriptors case failed at step %d", step);
 }
 
 /* A runtime record names the host boot it was written in; after a reboot the VMIDs and
@@ -1076,21 +1085,12 @@ static int full_fs_child(const char *dir)
 
 TEST(runtime_save_on_a_full_filesystem)
 {
-        char *dir = make_dir();
-        int status;
-        pid_t pid = fork();
+        int step = in_child(full_fs_child);
 
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0)
-                _exit(full_fs_child(dir));
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
-        ASSERT_TRUE(WIFEXITED(status));
-        if (WEXITSTATUS(status) == 77)
+        if (step == 77)
                 fprintf(stderr, "no CAP_SYS_ADMIN: the full-tmpfs case did not run\n");
-        else if (WEXITSTATUS(status) != 0)
-                TEST_FAIL_("full filesystem case failed at step %d", WEXITSTATUS(status));
-        rm_rf(dir);
-        free(dir);
+        else if (step != 0)
+                TEST_FAIL_("full filesystem case failed at step %d", step);
 }
 
 TEST_MAIN()

@@ -72,7 +72,8 @@ static int method_async(ApiCall *call, struct json_object *parameters, void *use
                                           api_call_ref(call));
 }
 
-static int method_stream(ApiCall *call, struct json_object *parameters, void *userdata)
+/* Replies i = 0, 1, 2 continuing, then i = 3 final. */
+static int stream_0_to_3(ApiCall *call)
 {
         for (int i = 0; i < 3; i++) {
                 struct json_object *o = json_object_new_object();
@@ -84,6 +85,11 @@ static int method_stream(ApiCall *call, struct json_object *parameters, void *us
         return api_call_reply(call, o);
 }
 
+static int method_stream(ApiCall *call, struct json_object *parameters, void *userdata)
+{
+        return stream_0_to_3(call);
+}
+
 /* A stream whose events come from a timer (outside any pass of the server), as a StartVM's
  * progress comes from the RM link's handler. */
 static unsigned later_fired;
@@ -91,14 +97,7 @@ static unsigned later_fired;
 static int later_fire(sd_event_source *s, uint64_t usec, void *userdata)
 {
         ApiCall *call = userdata;
-        for (int i = 0; i < 3; i++) {
-                struct json_object *o = json_object_new_object();
-                api_json_add_int(o, "i", i);
-                ASSERT_OK(api_call_notify(call, o));
-        }
-        struct json_object *o = json_object_new_object();
-        api_json_add_int(o, "i", 3);
-        ASSERT_OK(api_call_reply(call, o));
+        ASSERT_OK(stream_0_to_3(call));
         api_call_unref(call);
         sd_event_source_disable_unref(s);
         later_fired++;
@@ -408,6 +407,18 @@ TEST(pipelining_order_and_oneway)
         fixture_teardown(&f);
 }
 
+/* The replies of Stream and TimedStream: i = 0, 1, 2 continuing, then 3 final. */
+static void expect_stream_0_to_3(Fixture *f, TestClient *c)
+{
+        for (int i = 0; i < 4; i++) {
+                VarlinkReply r;
+                ASSERT_EQ(test_recv_reply(f->e, c, &r), 1);
+                ASSERT_EQ(test_param_int(&r, "i"), i);
+                ASSERT_EQ(r.continues, i < 3);
+                varlink_reply_done(&r);
+        }
+}
+
 TEST(more_and_continues)
 {
         Fixture f;
@@ -415,13 +426,7 @@ TEST(more_and_continues)
         TestClient c;
         client_open(&f, &c);
         ASSERT_OK(test_send_msg(f.e, &c, "{\"method\":\"org.example.test.Stream\",\"more\":true}"));
-        for (int i = 0; i < 4; i++) {
-                VarlinkReply r;
-                ASSERT_EQ(test_recv_reply(f.e, &c, &r), 1);
-                ASSERT_EQ(test_param_int(&r, "i"), i);
-                ASSERT_EQ(r.continues, i < 3);
-                varlink_reply_done(&r);
-        }
+        expect_stream_0_to_3(&f, &c);
         /* more on a method that does not stream: one plain reply. */
         VarlinkReply r;
         call_once(&f, &c,
@@ -609,9 +614,16 @@ TEST(client_that_never_reads)
         fixture_teardown(&f);
 }
 
-static bool echo_calls_is(void *userdata)
+/* For test_pump_until(): a counter reached a value. */
+typedef struct CounterIs {
+        const unsigned *counter;
+        unsigned want;
+} CounterIs;
+
+static bool counter_is(void *userdata)
 {
-        return echo_calls == *(unsigned *)userdata;
+        const CounterIs *c = userdata;
+        return *c->counter == c->want;
 }
 
 /* A synchronous call costs one loop turn: its reply is in the socket when the iteration
@@ -628,8 +640,8 @@ TEST(synchronous_reply_in_one_turn)
                 echo_calls = 0;
                 ASSERT_OK(test_send_msg(f.e, &c, "{\"method\":\"org.example.test.Echo\","
                                                  "\"parameters\":{\"text\":\"t\"}}"));
-                unsigned want = 1;
-                ASSERT_TRUE(test_pump_until(f.e, echo_calls_is, &want));
+                CounterIs want = { &echo_calls, 1 };
+                ASSERT_TRUE(test_pump_until(f.e, counter_is, &want));
                 struct pollfd p = { .fd = c.fd, .events = POLLIN };
                 ASSERT_EQ(poll(&p, 1, 0), 1);
                 ASSERT_EQ(sd_event_run(f.e, 0), 0);
@@ -641,11 +653,6 @@ TEST(synchronous_reply_in_one_turn)
         }
         test_client_done(&c);
         fixture_teardown(&f);
-}
-
-static bool later_fired_is(void *userdata)
-{
-        return later_fired == *(unsigned *)userdata;
 }
 
 /* Notifications made outside a pass (a timer here, the RM link's handler in gunyahd) are
@@ -660,21 +667,15 @@ TEST(notifications_outside_a_pass_leave_on_the_next_turn)
         client_open(&f, &c);
         later_fired = 0;
         ASSERT_OK(test_send_msg(f.e, &c, "{\"method\":\"org.example.test.TimedStream\",\"more\":true}"));
-        unsigned want = 1;
-        ASSERT_TRUE(test_pump_until(f.e, later_fired_is, &want));
+        CounterIs want = { &later_fired, 1 };
+        ASSERT_TRUE(test_pump_until(f.e, counter_is, &want));
         struct pollfd p = { .fd = c.fd, .events = POLLIN };
         ASSERT_EQ(poll(&p, 1, 0), 0); /* held */
         ASSERT_TRUE(api_server_queued_bytes(f.s) > 0);
         ASSERT_EQ(sd_event_run(f.e, 0), 1); /* the flush */
         ASSERT_EQ(poll(&p, 1, 0), 1);
         ASSERT_EQ(api_server_queued_bytes(f.s), 0);
-        for (int i = 0; i < 4; i++) {
-                VarlinkReply r;
-                ASSERT_EQ(test_recv_reply(f.e, &c, &r), 1);
-                ASSERT_EQ(test_param_int(&r, "i"), i);
-                ASSERT_EQ(r.continues, i < 3);
-                varlink_reply_done(&r);
-        }
+        expect_stream_0_to_3(&f, &c);
         test_client_done(&c);
         fixture_teardown(&f);
 }
@@ -730,8 +731,8 @@ TEST(client_leaves)
         echo_calls = 0;
         ASSERT_OK(test_send(f.e, &c, wire, sizeof(wire)));
         test_client_done(&c);
-        unsigned want = 2;
-        ASSERT_TRUE(test_pump_until(f.e, echo_calls_is, &want));
+        CounterIs want = { &echo_calls, 2 };
+        ASSERT_TRUE(test_pump_until(f.e, counter_is, &want));
         void *arg[2] = { f.s, (void *)(uintptr_t)0 };
         ASSERT_TRUE(test_pump_until(f.e, n_connections_is, arg));
 
