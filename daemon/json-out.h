@@ -3,7 +3,7 @@
 /*
  * JsonOut: JSON text printed straight into one growing buffer, for the two hot writers that
  * would otherwise build json-c objects only to print them: the API server's replies
- * (api-server.c) and the runtime records (store.c). What it prints is what json-c prints for
+ * (api-server.c) and the runtime records (store-json.c). What it prints is what json-c prints for
  * the same values: integers in decimal, json-c's string escapes (json_escape_str).
  */
 #include <stdbool.h>

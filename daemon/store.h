@@ -6,14 +6,16 @@
  *   <dir>/runtime/<name>.json       runtime record (VMID, RM status, parcels, pool ranges),
  *                                   or <runtime_dir>/records/<name>.json (store_open())
  *   <dir>/quarantine/               records that failed to load, moved aside
- * Every write is atomic: a temp file in the same directory, rename over the record. A crash
- * of the daemon at any point leaves the old record or the new one, plus possibly a stale
- * ".tmp-*" file that the next load removes.
+ * Every write is atomic: a definition goes to a temp file in the same directory that is
+ * renamed over it; a runtime record goes into a spare file kept open beside it that
+ * RENAME_EXCHANGE swaps in (the old record becomes the next spare). A crash of the daemon at
+ * any point leaves the old record or the new one, plus possibly a stale ".tmp-*" file that
+ * the next load removes.
  *
  * Durability follows what a record describes. A persistent VM's definition must outlive the
  * host boot: it is fsync'd (the temp file before the rename, the directory after it), and so
  * is its deletion (on the store's syncer thread: the name is gone at once, the fsync follows
-off the event loop). Runtime records and the definitions of transient VMs describe what the RM
+ * off the event loop). Runtime records and the definitions of transient VMs describe what the RM
  * holds in this boot only (VMIDs, memparcel handles, pool ranges, a VM that ends with the
  * boot): the page cache keeps them across a crash of the daemon, which is the only crash
  * they must survive, since a crash of the host kernel or a power cut ends the RM's state

@@ -6,6 +6,7 @@ set(DAEMON_FUZZ_SOURCES
     ${PROJECT_SOURCE_DIR}/daemon/image.c
     ${PROJECT_SOURCE_DIR}/daemon/dtb.c
     ${PROJECT_SOURCE_DIR}/daemon/store.c
+    ${PROJECT_SOURCE_DIR}/daemon/store-json.c
     ${PROJECT_SOURCE_DIR}/daemon/json-out.c
     ${PROJECT_SOURCE_DIR}/daemon/vm-config.c)
 foreach(t image-header dtb-builder store-loader)

@@ -7,6 +7,7 @@ set(DAEMON_DOMAIN_SOURCES
     ${PROJECT_SOURCE_DIR}/daemon/image.c
     ${PROJECT_SOURCE_DIR}/daemon/dtb.c
     ${PROJECT_SOURCE_DIR}/daemon/store.c
+    ${PROJECT_SOURCE_DIR}/daemon/store-json.c
     ${PROJECT_SOURCE_DIR}/daemon/json-out.c
     ${PROJECT_SOURCE_DIR}/daemon/vm-config.c)
 if(NOT TARGET gunyahd-domain)
